@@ -1,0 +1,113 @@
+//! 24-hex-character ids, ObjectId-like: 4 bytes of creation time (seconds),
+//! 5 random bytes fixed per process, and a 3-byte counter. They sort roughly by
+//! creation and never repeat within a process; the random middle keeps
+//! processes sharing one database apart.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::LazyLock;
+
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id([u8; 12]);
+
+static PROCESS_RANDOM: LazyLock<[u8; 5]> = LazyLock::new(|| {
+    let mut bytes = [0u8; 5];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+});
+
+static COUNTER: LazyLock<AtomicU32> = LazyLock::new(|| AtomicU32::new(rand::random()));
+
+impl Id {
+    /// A fresh id stamped with `unix_seconds`.
+    pub fn generate(unix_seconds: i64) -> Id {
+        let mut bytes = [0u8; 12];
+        bytes[..4].copy_from_slice(&(unix_seconds as u32).to_be_bytes());
+        bytes[4..9].copy_from_slice(&*PROCESS_RANDOM);
+        let count = COUNTER.fetch_add(1, Ordering::Relaxed);
+        bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
+        Id(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 12] {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an id is 24 hexadecimal characters")]
+pub struct InvalidId;
+
+impl FromStr for Id {
+    type Err = InvalidId;
+
+    /// Accepts either case; anything but exactly 24 hex digits is invalid.
+    fn from_str(text: &str) -> Result<Id, InvalidId> {
+        if text.len() != 24 {
+            return Err(InvalidId);
+        }
+        let mut bytes = [0u8; 12];
+        hex::decode_to_slice(text, &mut bytes).map_err(|_| InvalidId)?;
+        Ok(Id(bytes))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id({self})")
+    }
+}
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Id, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_lowercase_and_accepts_uppercase() {
+        let id = Id::generate(1_700_000_000);
+        let text = id.to_string();
+        assert_eq!(text.len(), 24);
+        assert_eq!(text, text.to_lowercase());
+        assert_eq!(text.parse::<Id>().unwrap(), id);
+        assert_eq!(text.to_uppercase().parse::<Id>().unwrap(), id);
+    }
+
+    #[test]
+    fn rejects_everything_else() {
+        for bad in ["", "abc", "575ec8687ae143cd83dc4a9", "575ec8687ae143cd83dc4a977", "575ec8687ae143cd83dc4a9g", "575ec8687ae143cd83dc4a9é"] {
+            assert_eq!(bad.parse::<Id>(), Err(InvalidId), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_are_unique_and_ordered_by_time() {
+        let earlier = Id::generate(1_000);
+        let later = Id::generate(2_000);
+        assert!(earlier < later);
+        let many: std::collections::HashSet<Id> = (0..10_000).map(|_| Id::generate(5)).collect();
+        assert_eq!(many.len(), 10_000);
+    }
+}

@@ -1,0 +1,261 @@
+//! Listing parameters (spec 1.1 and 1.4): parsing, defaults and the messages
+//! for values outside what each listing accepts.
+
+use crate::glob::Glob;
+use crate::validate::Invalid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Name,
+    Status,
+    Id,
+    CreationDate,
+    LastUpdated,
+    ExpirationDate,
+}
+
+impl SortField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortField::Name => "name",
+            SortField::Status => "status",
+            SortField::Id => "id",
+            SortField::CreationDate => "creationDate",
+            SortField::LastUpdated => "lastUpdated",
+            SortField::ExpirationDate => "expirationDate",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+impl SortDirection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortDirection::Asc => "asc",
+            SortDirection::Desc => "desc",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterField {
+    Name,
+    Status,
+}
+
+impl FilterField {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilterField::Name => "name",
+            FilterField::Status => "status",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: FilterField,
+    pub glob: Glob,
+}
+
+/// What a listing accepts: token listings and application listings differ.
+pub struct Listing {
+    sort_fields: &'static [SortField],
+    filter_fields: &'static [FilterField],
+}
+
+pub const TOKEN_LISTING: Listing = Listing {
+    sort_fields: &[
+        SortField::Name,
+        SortField::Status,
+        SortField::Id,
+        SortField::CreationDate,
+        SortField::LastUpdated,
+        SortField::ExpirationDate,
+    ],
+    filter_fields: &[FilterField::Name, FilterField::Status],
+};
+
+pub const APPLICATION_LISTING: Listing = Listing {
+    sort_fields: &[SortField::Name, SortField::Id, SortField::CreationDate, SortField::LastUpdated],
+    filter_fields: &[FilterField::Name],
+};
+
+pub const MAX_PER_PAGE: u32 = 1000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub sort_field: SortField,
+    pub sort_direction: SortDirection,
+    pub page: u64,
+    pub per_page: u32,
+    pub filter: Option<Filter>,
+}
+
+impl Default for ListQuery {
+    fn default() -> ListQuery {
+        ListQuery {
+            sort_field: SortField::Name,
+            sort_direction: SortDirection::Asc,
+            page: 0,
+            per_page: MAX_PER_PAGE,
+            filter: None,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Rows to skip, or `None` when the page lies beyond any possible row.
+    pub fn offset(&self) -> Option<i64> {
+        self.page
+            .checked_mul(u64::from(self.per_page))
+            .and_then(|offset| i64::try_from(offset).ok())
+    }
+}
+
+/// One page of a listing, with the count of everything that matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total_count: u64,
+}
+
+fn one_of<T: Copy>(
+    parameter: &str,
+    value: &str,
+    accepted: &[T],
+    name: impl Fn(T) -> &'static str,
+) -> Result<T, Invalid> {
+    accepted.iter().copied().find(|candidate| name(*candidate) == value).ok_or_else(|| {
+        let names: Vec<&str> = accepted.iter().map(|candidate| name(*candidate)).collect();
+        Invalid::new(format!("{parameter} must be one of: {}", names.join(", ")))
+    })
+}
+
+fn whole_number(parameter: &str, value: &str, range: &str) -> Result<u64, Invalid> {
+    let invalid = || Invalid::new(format!("{parameter} must be a whole number {range}"));
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    value.parse().map_err(|_| invalid())
+}
+
+impl Listing {
+    /// Builds a query from the request's query-string pairs. Parameters the
+    /// listing does not know (`_links`, `_embedded`, …) are ignored; a known
+    /// one given twice is refused rather than guessed at.
+    pub fn parse<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Invalid> {
+        let mut seen: Vec<&str> = Vec::new();
+        let mut query = ListQuery::default();
+        let (mut filter_field, mut filter) = (None, None);
+        for (key, value) in pairs {
+            let known = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
+            let Some(&key) = known.iter().find(|known| **known == key) else {
+                continue;
+            };
+            if seen.contains(&key) {
+                return Err(Invalid::new(format!("{key} may be given only once")));
+            }
+            seen.push(key);
+            match key {
+                "sortField" => query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?,
+                "sortDirection" => {
+                    query.sort_direction = match value.to_ascii_lowercase().as_str() {
+                        "" | "asc" => SortDirection::Asc,
+                        "desc" => SortDirection::Desc,
+                        _ => return Err(Invalid::new("sortDirection must be one of: asc, desc")),
+                    }
+                }
+                "page" => query.page = whole_number(key, value, "from 0 to 18446744073709551615")?,
+                "perPage" => {
+                    let range = "from 1 to 1000";
+                    let per_page = whole_number(key, value, range)?;
+                    if !(1..=u64::from(MAX_PER_PAGE)).contains(&per_page) {
+                        return Err(Invalid::new(format!("perPage must be a whole number {range}")));
+                    }
+                    query.per_page = per_page as u32;
+                }
+                "filterField" if !value.trim().is_empty() => {
+                    filter_field = Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
+                }
+                "filter" if !value.trim().is_empty() => filter = Some(Glob::new(value)),
+                _ => {}
+            }
+        }
+        if let (Some(field), Some(glob)) = (filter_field, filter) {
+            query.filter = Some(Filter { field, glob });
+        }
+        Ok(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(query: &[(&str, &str)]) -> Result<ListQuery, String> {
+        TOKEN_LISTING.parse(query.iter().copied()).map_err(|e| e.message().to_string())
+    }
+
+    #[test]
+    fn defaults() {
+        let query = parse(&[("_links", "true"), ("_embedded", "true"), ("_actions", "false")]).unwrap();
+        assert_eq!(query, ListQuery::default());
+    }
+
+    #[test]
+    fn accepted_values() {
+        let query = parse(&[
+            ("sortField", "expirationDate"),
+            ("sortDirection", "DESC"),
+            ("page", "18446744073709551615"),
+            ("perPage", "1000"),
+            ("filterField", "status"),
+            ("filter", "act*"),
+        ])
+        .unwrap();
+        assert_eq!(query.sort_field, SortField::ExpirationDate);
+        assert_eq!(query.sort_direction, SortDirection::Desc);
+        assert_eq!(query.page, u64::MAX);
+        assert_eq!(query.offset(), None);
+        assert_eq!(query.filter.unwrap().field, FilterField::Status);
+        assert_eq!(parse(&[("sortDirection", "")]).unwrap().sort_direction, SortDirection::Asc);
+    }
+
+    #[test]
+    fn filtering_needs_both_non_blank() {
+        assert_eq!(parse(&[("filterField", "name")]).unwrap().filter, None);
+        assert_eq!(parse(&[("filter", "x*")]).unwrap().filter, None);
+        assert_eq!(parse(&[("filterField", " "), ("filter", "x")]).unwrap().filter, None);
+        assert!(parse(&[("filterField", "bogus"), ("filter", "")]).is_err());
+    }
+
+    #[test]
+    fn refusals_name_the_parameter_and_its_values() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("sortField", "color")], "sortField must be one of: name, status, id, creationDate, lastUpdated, expirationDate"),
+            (&[("sortField", "")], "sortField must be one of"),
+            (&[("sortDirection", "up")], "sortDirection must be one of: asc, desc"),
+            (&[("page", "-1")], "page must be a whole number"),
+            (&[("page", "1.5")], "page must be a whole number"),
+            (&[("page", "18446744073709551616")], "page must be a whole number"),
+            (&[("page", "")], "page must be a whole number"),
+            (&[("perPage", "0")], "perPage must be a whole number from 1 to 1000"),
+            (&[("perPage", "1001")], "perPage must be a whole number from 1 to 1000"),
+            (&[("perPage", "+5")], "perPage must be a whole number from 1 to 1000"),
+            (&[("filterField", "description"), ("filter", "x")], "filterField must be one of: name, status"),
+            (&[("page", "1"), ("page", "2")], "page may be given only once"),
+        ];
+        for (query, message) in cases {
+            let error = parse(query).unwrap_err();
+            assert!(error.starts_with(message), "{query:?}: {error}");
+        }
+        let apps = APPLICATION_LISTING.parse([("sortField", "status")]).unwrap_err();
+        assert_eq!(apps.message(), "sortField must be one of: name, id, creationDate, lastUpdated");
+    }
+}

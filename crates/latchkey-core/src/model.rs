@@ -1,0 +1,250 @@
+//! The records Latchkey keeps and their JSON wire form (`schemas/`).
+
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::id::Id;
+use crate::scope::TargetOwner;
+use crate::time::{to_wire, Millis};
+
+/// SHA-256 of a token's text: all the database holds of the secret.
+pub type Digest = [u8; 32];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenOwnerType {
+    Application,
+    User,
+}
+
+impl TokenOwnerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenOwnerType::Application => "application",
+            TokenOwnerType::User => "user",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenOwnerType> {
+        match text {
+            "application" => Some(TokenOwnerType::Application),
+            "user" => Some(TokenOwnerType::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatorType {
+    ApiToken,
+    User,
+}
+
+impl CreatorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreatorType::ApiToken => "apiToken",
+            CreatorType::User => "user",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CreatorType> {
+        match text {
+            "apiToken" => Some(CreatorType::ApiToken),
+            "user" => Some(CreatorType::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Active,
+    Inactive,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Inactive => "inactive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        match text {
+            "active" => Some(Status::Active),
+            "inactive" => Some(Status::Inactive),
+            _ => None,
+        }
+    }
+}
+
+/// Who made a token: an API token over HTTP, or a user through the admin CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Creator {
+    pub kind: CreatorType,
+    pub id: Id,
+    pub name: String,
+}
+
+/// An API token as stored: everything but the secret, plus its digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: Id,
+    pub owner_type: TokenOwnerType,
+    pub owner_id: Id,
+    pub creator: Creator,
+    pub name: String,
+    pub description: String,
+    pub scope: Vec<String>,
+    pub status: Status,
+    pub creation_date: Millis,
+    pub last_updated: Millis,
+    pub expiration_date: Option<Millis>,
+    pub digest: Digest,
+}
+
+impl TokenRecord {
+    pub fn is_expired(&self, now: Millis) -> bool {
+        self.expiration_date.is_some_and(|at| at <= now)
+    }
+
+    /// The wire form without the secret.
+    pub fn to_wire(&self) -> ApiToken<'_> {
+        ApiToken { record: self, secret: None }
+    }
+
+    /// The wire form of the create response, the one place the secret appears.
+    pub fn to_wire_with_secret<'a>(&'a self, secret: &'a str) -> ApiToken<'a> {
+        ApiToken { record: self, secret: Some(secret) }
+    }
+}
+
+/// The API Token of `schemas/apiToken.json`.
+pub struct ApiToken<'a> {
+    record: &'a TokenRecord,
+    secret: Option<&'a str>,
+}
+
+impl ApiToken<'_> {
+    fn field_count(&self) -> usize {
+        12 + usize::from(self.record.expiration_date.is_some()) + usize::from(self.secret.is_some())
+    }
+
+    /// Writes the fields into an open map, so callers can append their own.
+    pub fn serialize_fields<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let record = self.record;
+        map.serialize_entry("id", &record.id)?;
+        map.serialize_entry("apiTokenId", &record.id)?;
+        map.serialize_entry("ownerId", &record.owner_id)?;
+        map.serialize_entry("ownerType", record.owner_type.as_str())?;
+        map.serialize_entry("creatorId", &record.creator.id)?;
+        map.serialize_entry("creatorType", record.creator.kind.as_str())?;
+        map.serialize_entry("creatorName", &record.creator.name)?;
+        map.serialize_entry("name", &record.name)?;
+        map.serialize_entry("description", &record.description)?;
+        map.serialize_entry("creationDate", &to_wire(record.creation_date))?;
+        map.serialize_entry("lastUpdated", &to_wire(record.last_updated))?;
+        if let Some(expiration) = record.expiration_date {
+            map.serialize_entry("expirationDate", &to_wire(expiration))?;
+        }
+        map.serialize_entry("scope", &record.scope)?;
+        map.serialize_entry("status", record.status.as_str())?;
+        if let Some(secret) = self.secret {
+            map.serialize_entry("token", secret)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ApiToken<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.field_count()))?;
+        self.serialize_fields(&mut map)?;
+        map.end()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppOwnerType {
+    User,
+    Organization,
+}
+
+impl AppOwnerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppOwnerType::User => "user",
+            AppOwnerType::Organization => "organization",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AppOwnerType> {
+        match text {
+            "user" => Some(AppOwnerType::User),
+            "organization" => Some(AppOwnerType::Organization),
+            _ => None,
+        }
+    }
+
+    pub fn as_target(self) -> TargetOwner {
+        match self {
+            AppOwnerType::User => TargetOwner::User,
+            AppOwnerType::Organization => TargetOwner::Organization,
+        }
+    }
+}
+
+/// An application: just enough to own tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: Id,
+    pub name: String,
+    pub description: String,
+    pub owner_type: AppOwnerType,
+    pub owner_id: Id,
+    pub creation_date: Millis,
+    pub last_updated: Millis,
+}
+
+impl Serialize for Application {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(8))?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("applicationId", &self.id)?;
+        map.serialize_entry("name", &self.name)?;
+        map.serialize_entry("description", &self.description)?;
+        map.serialize_entry("ownerId", &self.owner_id)?;
+        map.serialize_entry("ownerType", self.owner_type.as_str())?;
+        map.serialize_entry("creationDate", &to_wire(self.creation_date))?;
+        map.serialize_entry("lastUpdated", &to_wire(self.last_updated))?;
+        map.end()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    pub id: Id,
+    pub name: String,
+    pub members: Vec<Id>,
+}
+
+/// An Ed25519 signing key as stored: the 32-byte seed and its key id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub kid: String,
+    pub seed: [u8; 32],
+    pub created_at: Millis,
+}
+
+impl std::fmt::Debug for StoredKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredKey").field("kid", &self.kid).finish_non_exhaustive()
+    }
+}

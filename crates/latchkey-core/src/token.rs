@@ -1,0 +1,259 @@
+//! Tokens on the wire: EdDSA (Ed25519) JWTs. The server keeps only a SHA-256
+//! digest of each; a signature check lets forged or garbled tokens be refused
+//! without asking the database.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::{Digest as _, Sha256};
+
+use crate::id::Id;
+use crate::model::{Digest, StoredKey, TokenOwnerType};
+use crate::time::Millis;
+
+pub const ISSUER: &str = "latchkey";
+
+/// Longest bearer token worth looking at; issued tokens are far shorter.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+pub fn digest(token: &str) -> Digest {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A new random signing key.
+pub fn generate_key(now: Millis) -> StoredKey {
+    let mut seed = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let verifying = SigningKey::from_bytes(&seed).verifying_key();
+    StoredKey { kid: thumbprint(&verifying), seed, created_at: now }
+}
+
+fn public_jwk_x(key: &VerifyingKey) -> String {
+    B64.encode(key.as_bytes())
+}
+
+/// The RFC 7638 thumbprint of the public key, used as its `kid`.
+fn thumbprint(key: &VerifyingKey) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, public_jwk_x(key));
+    B64.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// What a token says about itself (spec section 6).
+#[derive(Debug, Clone, Serialize)]
+pub struct Claims<'a> {
+    pub iss: &'a str,
+    pub sub: Id,
+    pub jti: Id,
+    pub iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    pub scope: &'a [String],
+    #[serde(rename = "ownerType")]
+    pub owner_type: &'a str,
+    #[serde(rename = "ownerId")]
+    pub owner_id: Id,
+    /// 128 random bits that exist only in the token: with them, even someone
+    /// holding the database and its signing key cannot rebuild a token from
+    /// its record and digest.
+    pub nonce: String,
+}
+
+impl<'a> Claims<'a> {
+    pub fn new(
+        id: Id,
+        owner_type: TokenOwnerType,
+        owner_id: Id,
+        scope: &'a [String],
+        issued_at: Millis,
+        expires_at: Option<Millis>,
+    ) -> Claims<'a> {
+        let mut nonce = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        Claims {
+            iss: ISSUER,
+            sub: id,
+            jti: id,
+            iat: issued_at.div_euclid(1000),
+            exp: expires_at.map(|at| at.div_euclid(1000)),
+            scope,
+            owner_type: owner_type.as_str(),
+            owner_id,
+            nonce: B64.encode(nonce),
+        }
+    }
+}
+
+/// Signs new tokens with the current key.
+pub struct Signer {
+    kid: String,
+    key: SigningKey,
+}
+
+impl Signer {
+    pub fn new(stored: &StoredKey) -> Signer {
+        Signer { kid: stored.kid.clone(), key: SigningKey::from_bytes(&stored.seed) }
+    }
+
+    pub fn mint(&self, claims: &Claims<'_>) -> String {
+        let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": self.kid});
+        let payload = serde_json::to_vec(claims).expect("claims serialize");
+        let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
+        let signature = self.key.sign(signing_input.as_bytes());
+        format!("{signing_input}.{}", B64.encode(signature.to_bytes()))
+    }
+}
+
+/// Why a bearer token was refused before any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Rejected {
+    #[error("the token is not a JWT")]
+    Malformed,
+    #[error("the token is not signed with EdDSA by a key of this service")]
+    UnknownKey,
+    #[error("the token's signature does not verify")]
+    BadSignature,
+}
+
+/// The public keys tokens are verified with, by `kid`.
+#[derive(Default, Clone)]
+pub struct KeyRing {
+    keys: HashMap<String, VerifyingKey>,
+}
+
+#[derive(serde::Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+}
+
+impl KeyRing {
+    pub fn new(stored: &[StoredKey]) -> KeyRing {
+        let keys = stored
+            .iter()
+            .map(|key| (key.kid.clone(), SigningKey::from_bytes(&key.seed).verifying_key()))
+            .collect();
+        KeyRing { keys }
+    }
+
+    /// Checks shape, algorithm, key and signature; says nothing of whether
+    /// the token still exists.
+    pub fn verify(&self, token: &str) -> Result<(), Rejected> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Rejected::Malformed);
+        }
+        let mut parts = token.split('.');
+        let (Some(header), Some(_payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(Rejected::Malformed);
+        };
+        let header: Header = B64
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or(Rejected::Malformed)?;
+        if header.alg != "EdDSA" {
+            return Err(Rejected::UnknownKey);
+        }
+        let key = header.kid.and_then(|kid| self.keys.get(&kid)).ok_or(Rejected::UnknownKey)?;
+        let signature: [u8; 64] = B64
+            .decode(signature)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or(Rejected::Malformed)?;
+        let signed = &token[..token.len() - signature_len(token)];
+        key.verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
+            .map_err(|_| Rejected::BadSignature)
+    }
+
+    /// The JSON Web Key Set of `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> Value {
+        let mut keys: Vec<(&String, &VerifyingKey)> = self.keys.iter().collect();
+        keys.sort_by_key(|(kid, _)| kid.as_str());
+        let keys: Vec<Value> = keys
+            .into_iter()
+            .map(|(kid, key)| {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": public_jwk_x(key), "kid": kid, "alg": "EdDSA", "use": "sig"})
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+/// Length of the `.signature` tail of a compact JWT.
+fn signature_len(token: &str) -> usize {
+    token.len() - token.rfind('.').unwrap_or(token.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mint(signer: &Signer) -> String {
+        let scope = vec!["all.Application".to_string()];
+        let id = Id::generate(1);
+        signer.mint(&Claims::new(id, TokenOwnerType::Application, id, &scope, 1_000, Some(9_000_000)))
+    }
+
+    #[test]
+    fn minted_tokens_verify_and_carry_their_claims() {
+        let key = generate_key(0);
+        let token = mint(&Signer::new(&key));
+        let ring = KeyRing::new(&[key]);
+        assert_eq!(ring.verify(&token), Ok(()));
+        let payload: Value =
+            serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(payload["iss"], "latchkey");
+        assert_eq!(payload["sub"], payload["jti"]);
+        assert_eq!(payload["iat"], 1);
+        assert_eq!(payload["exp"], 9_000);
+        assert_eq!(payload["ownerType"], "application");
+        let header: Value =
+            serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        assert_eq!(header["alg"], "EdDSA");
+    }
+
+    #[test]
+    fn two_tokens_for_the_same_record_differ() {
+        let signer = Signer::new(&generate_key(0));
+        let scope: Vec<String> = vec![];
+        let id = Id::generate(1);
+        let claims = |_| Claims::new(id, TokenOwnerType::User, id, &scope, 0, None);
+        assert_ne!(signer.mint(&claims(1)), signer.mint(&claims(2)));
+    }
+
+    #[test]
+    fn forgeries_are_rejected() {
+        let key = generate_key(0);
+        let other = generate_key(0);
+        let ring = KeyRing::new(std::slice::from_ref(&key));
+        let token = mint(&Signer::new(&key));
+        let parts: Vec<&str> = token.split('.').collect();
+
+        assert_eq!(ring.verify(&mint(&Signer::new(&other))), Err(Rejected::UnknownKey));
+        let none_header = B64.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, key.kid));
+        assert_eq!(ring.verify(&format!("{none_header}.{}.", parts[1])), Err(Rejected::UnknownKey));
+        let tampered = B64.encode(r#"{"sub":"x","scope":["all.User"]}"#);
+        assert_eq!(ring.verify(&format!("{}.{tampered}.{}", parts[0], parts[2])), Err(Rejected::BadSignature));
+        // The other key's signature over our header and payload, with our kid.
+        let other_signer = Signer::new(&StoredKey { kid: key.kid.clone(), ..other });
+        assert_eq!(ring.verify(&mint(&other_signer)), Err(Rejected::BadSignature));
+        for garbage in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!", &format!("{token}x")] {
+            assert!(ring.verify(garbage).is_err(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn jwks_publishes_the_public_key_under_its_thumbprint() {
+        let key = generate_key(0);
+        let jwks = KeyRing::new(std::slice::from_ref(&key)).jwks();
+        assert_eq!(jwks["keys"][0]["kid"], key.kid.as_str());
+        assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+        assert!(jwks.to_string().find(&B64.encode(key.seed)).is_none());
+    }
+}
