@@ -97,7 +97,14 @@ mod tests {
 
     #[test]
     fn rejects_everything_else() {
-        for bad in ["", "abc", "575ec8687ae143cd83dc4a9", "575ec8687ae143cd83dc4a977", "575ec8687ae143cd83dc4a9g", "575ec8687ae143cd83dc4a9é"] {
+        for bad in [
+            "",
+            "abc",
+            "575ec8687ae143cd83dc4a9",
+            "575ec8687ae143cd83dc4a977",
+            "575ec8687ae143cd83dc4a9g",
+            "575ec8687ae143cd83dc4a9é",
+        ] {
             assert_eq!(bad.parse::<Id>(), Err(InvalidId), "{bad}");
         }
     }

@@ -82,7 +82,12 @@ pub const TOKEN_LISTING: Listing = Listing {
 };
 
 pub const APPLICATION_LISTING: Listing = Listing {
-    sort_fields: &[SortField::Name, SortField::Id, SortField::CreationDate, SortField::LastUpdated],
+    sort_fields: &[
+        SortField::Name,
+        SortField::Id,
+        SortField::CreationDate,
+        SortField::LastUpdated,
+    ],
     filter_fields: &[FilterField::Name],
 };
 
@@ -131,10 +136,14 @@ fn one_of<T: Copy>(
     accepted: &[T],
     name: impl Fn(T) -> &'static str,
 ) -> Result<T, Invalid> {
-    accepted.iter().copied().find(|candidate| name(*candidate) == value).ok_or_else(|| {
-        let names: Vec<&str> = accepted.iter().map(|candidate| name(*candidate)).collect();
-        Invalid::new(format!("{parameter} must be one of: {}", names.join(", ")))
-    })
+    accepted
+        .iter()
+        .copied()
+        .find(|candidate| name(*candidate) == value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = accepted.iter().map(|candidate| name(*candidate)).collect();
+            Invalid::new(format!("{parameter} must be one of: {}", names.join(", ")))
+        })
 }
 
 fn whole_number(parameter: &str, value: &str, range: &str) -> Result<u64, Invalid> {
@@ -149,12 +158,22 @@ impl Listing {
     /// Builds a query from the request's query-string pairs. Parameters the
     /// listing does not know (`_links`, `_embedded`, …) are ignored; a known
     /// one given twice is refused rather than guessed at.
-    pub fn parse<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Invalid> {
+    pub fn parse<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<ListQuery, Invalid> {
         let mut seen: Vec<&str> = Vec::new();
         let mut query = ListQuery::default();
         let (mut filter_field, mut filter) = (None, None);
         for (key, value) in pairs {
-            let known = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
+            let known = [
+                "sortField",
+                "sortDirection",
+                "page",
+                "perPage",
+                "filterField",
+                "filter",
+            ];
             let Some(&key) = known.iter().find(|known| **known == key) else {
                 continue;
             };
@@ -163,7 +182,9 @@ impl Listing {
             }
             seen.push(key);
             match key {
-                "sortField" => query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?,
+                "sortField" => {
+                    query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?
+                }
                 "sortDirection" => {
                     query.sort_direction = match value.to_ascii_lowercase().as_str() {
                         "" | "asc" => SortDirection::Asc,
@@ -176,12 +197,15 @@ impl Listing {
                     let range = "from 1 to 1000";
                     let per_page = whole_number(key, value, range)?;
                     if !(1..=u64::from(MAX_PER_PAGE)).contains(&per_page) {
-                        return Err(Invalid::new(format!("perPage must be a whole number {range}")));
+                        return Err(Invalid::new(format!(
+                            "perPage must be a whole number {range}"
+                        )));
                     }
                     query.per_page = per_page as u32;
                 }
                 "filterField" if !value.trim().is_empty() => {
-                    filter_field = Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
+                    filter_field =
+                        Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
                 }
                 "filter" if !value.trim().is_empty() => filter = Some(Glob::new(value)),
                 _ => {}
@@ -199,12 +223,19 @@ mod tests {
     use super::*;
 
     fn parse(query: &[(&str, &str)]) -> Result<ListQuery, String> {
-        TOKEN_LISTING.parse(query.iter().copied()).map_err(|e| e.message().to_string())
+        TOKEN_LISTING
+            .parse(query.iter().copied())
+            .map_err(|e| e.message().to_string())
     }
 
     #[test]
     fn defaults() {
-        let query = parse(&[("_links", "true"), ("_embedded", "true"), ("_actions", "false")]).unwrap();
+        let query = parse(&[
+            ("_links", "true"),
+            ("_embedded", "true"),
+            ("_actions", "false"),
+        ])
+        .unwrap();
         assert_eq!(query, ListQuery::default());
     }
 
@@ -224,14 +255,22 @@ mod tests {
         assert_eq!(query.page, u64::MAX);
         assert_eq!(query.offset(), None);
         assert_eq!(query.filter.unwrap().field, FilterField::Status);
-        assert_eq!(parse(&[("sortDirection", "")]).unwrap().sort_direction, SortDirection::Asc);
+        assert_eq!(
+            parse(&[("sortDirection", "")]).unwrap().sort_direction,
+            SortDirection::Asc
+        );
     }
 
     #[test]
     fn filtering_needs_both_non_blank() {
         assert_eq!(parse(&[("filterField", "name")]).unwrap().filter, None);
         assert_eq!(parse(&[("filter", "x*")]).unwrap().filter, None);
-        assert_eq!(parse(&[("filterField", " "), ("filter", "x")]).unwrap().filter, None);
+        assert_eq!(
+            parse(&[("filterField", " "), ("filter", "x")])
+                .unwrap()
+                .filter,
+            None
+        );
         assert!(parse(&[("filterField", "bogus"), ("filter", "")]).is_err());
     }
 
@@ -255,7 +294,12 @@ mod tests {
             let error = parse(query).unwrap_err();
             assert!(error.starts_with(message), "{query:?}: {error}");
         }
-        let apps = APPLICATION_LISTING.parse([("sortField", "status")]).unwrap_err();
-        assert_eq!(apps.message(), "sortField must be one of: name, id, creationDate, lastUpdated");
+        let apps = APPLICATION_LISTING
+            .parse([("sortField", "status")])
+            .unwrap_err();
+        assert_eq!(
+            apps.message(),
+            "sortField must be one of: name, id, creationDate, lastUpdated"
+        );
     }
 }

@@ -111,12 +111,18 @@ impl TokenRecord {
 
     /// The wire form without the secret.
     pub fn to_wire(&self) -> ApiToken<'_> {
-        ApiToken { record: self, secret: None }
+        ApiToken {
+            record: self,
+            secret: None,
+        }
     }
 
     /// The wire form of the create response, the one place the secret appears.
     pub fn to_wire_with_secret<'a>(&'a self, secret: &'a str) -> ApiToken<'a> {
-        ApiToken { record: self, secret: Some(secret) }
+        ApiToken {
+            record: self,
+            secret: Some(secret),
+        }
     }
 }
 
@@ -245,6 +251,8 @@ pub struct StoredKey {
 
 impl std::fmt::Debug for StoredKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredKey").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("StoredKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }

@@ -23,7 +23,8 @@ impl Action {
     /// Parses `resource.name`: two non-empty parts, one dot.
     pub fn parse(text: &str) -> Option<Action> {
         let (resource, name) = text.split_once('.')?;
-        let valid = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
+        let valid =
+            |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
         (valid(resource) && valid(name)).then(|| Action {
             resource: resource.to_string(),
             name: name.to_string(),
@@ -45,13 +46,22 @@ impl Action {
     /// API tokens themselves: the `.cli` scopes do not reach them (the seed's
     /// lists leave them out), so a CLI token can never mint or manage tokens.
     fn is_on_api_tokens(&self) -> bool {
-        matches!(self.resource.as_str(), "applicationApiToken" | "applicationApiTokens")
+        matches!(
+            self.resource.as_str(),
+            "applicationApiToken" | "applicationApiTokens"
+        )
     }
 
     fn is_on_devices(&self) -> bool {
         matches!(
             self.resource.as_str(),
-            "device" | "devices" | "deviceAttribute" | "deviceAttributes" | "deviceRecipe" | "deviceRecipes" | "data"
+            "device"
+                | "devices"
+                | "deviceAttribute"
+                | "deviceAttributes"
+                | "deviceRecipe"
+                | "deviceRecipes"
+                | "data"
         )
     }
 
@@ -94,7 +104,9 @@ pub fn grants(scope: &str, action: &Action, owner: TargetOwner) -> bool {
 
 /// Whether any of `scopes` grants `action`.
 pub fn any_grants<S: AsRef<str>>(scopes: &[S], action: &Action, owner: TargetOwner) -> bool {
-    scopes.iter().any(|scope| grants(scope.as_ref(), action, owner))
+    scopes
+        .iter()
+        .any(|scope| grants(scope.as_ref(), action, owner))
 }
 
 /// The scopes among `requested` that grant some application action which
@@ -139,14 +151,19 @@ impl Catalog {
     }
 
     pub fn kinds(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.by_kind.iter().map(|(kind, scopes)| (kind.as_str(), scopes.as_slice()))
+        self.by_kind
+            .iter()
+            .map(|(kind, scopes)| (kind.as_str(), scopes.as_slice()))
     }
 }
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let by_kind: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(include_str!("../../../spec/scopes.json")).expect("spec/scopes.json is valid");
-    let application_list = by_kind.get("application").expect("scopes.json has an application list");
+        serde_json::from_str(include_str!("../../../spec/scopes.json"))
+            .expect("spec/scopes.json is valid");
+    let application_list = by_kind
+        .get("application")
+        .expect("scopes.json has an application list");
     let application_actions = application_list
         .iter()
         .filter(|scope| !scope.starts_with("all.") && !scope.ends_with(".*"))
@@ -178,13 +195,33 @@ mod tests {
         let get = action("applicationApiTokens.get");
         let post = action("applicationApiTokens.post");
         let get_granters = [
-            "all.Application", "all.Application.read", "all.Organization", "all.Organization.read",
-            "all.User", "all.User.read", "applicationApiTokens.*", "applicationApiTokens.get",
+            "all.Application",
+            "all.Application.read",
+            "all.Organization",
+            "all.Organization.read",
+            "all.User",
+            "all.User.read",
+            "applicationApiTokens.*",
+            "applicationApiTokens.get",
         ];
-        let post_granters = ["all.Application", "all.Organization", "all.User", "applicationApiTokens.*", "applicationApiTokens.post"];
+        let post_granters = [
+            "all.Application",
+            "all.Organization",
+            "all.User",
+            "applicationApiTokens.*",
+            "applicationApiTokens.post",
+        ];
         for scope in catalog().kinds().flat_map(|(_, scopes)| scopes) {
-            assert_eq!(grants(scope, &get, Organization), get_granters.contains(&scope.as_str()), "{scope} on get");
-            assert_eq!(grants(scope, &post, Organization), post_granters.contains(&scope.as_str()), "{scope} on post");
+            assert_eq!(
+                grants(scope, &get, Organization),
+                get_granters.contains(&scope.as_str()),
+                "{scope} on get"
+            );
+            assert_eq!(
+                grants(scope, &post, Organization),
+                post_granters.contains(&scope.as_str()),
+                "{scope} on post"
+            );
         }
     }
 
@@ -198,9 +235,21 @@ mod tests {
 
     #[test]
     fn read_only_and_device_rules() {
-        assert!(grants("all.Application.read", &action("device.getState"), User));
-        assert!(!grants("all.Application.read", &action("device.sendState"), User));
-        assert!(grants("all.Device", &action("deviceRecipe.bulkCreate"), User));
+        assert!(grants(
+            "all.Application.read",
+            &action("device.getState"),
+            User
+        ));
+        assert!(!grants(
+            "all.Application.read",
+            &action("device.sendState"),
+            User
+        ));
+        assert!(grants(
+            "all.Device",
+            &action("deviceRecipe.bulkCreate"),
+            User
+        ));
         assert!(grants("all.Device", &action("data.export"), User));
         assert!(!grants("all.Device", &action("flow.get"), User));
         assert!(grants("all.Device.read", &action("devices.get"), User));
@@ -215,7 +264,10 @@ mod tests {
         let caller = ["applicationApiTokens.post", "device.sendState"];
         let ask = |scopes: &[&str]| {
             let requested: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-            escalations(&requested, &caller, User).into_iter().map(String::from).collect::<Vec<_>>()
+            escalations(&requested, &caller, User)
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>()
         };
         assert_eq!(ask(&["all.Application"]), ["all.Application"]);
         assert_eq!(ask(&["device.sendState", "device.*"]), ["device.*"]);
@@ -225,11 +277,17 @@ mod tests {
         let broad = ["all.Application".to_string()];
         assert!(escalations(&broad, &["all.User"], User).is_empty());
         assert!(escalations(&broad, &["all.Organization"], Organization).is_empty());
-        assert_eq!(escalations(&broad, &["all.Organization"], User), ["all.Application"]);
+        assert_eq!(
+            escalations(&broad, &["all.Organization"], User),
+            ["all.Application"]
+        );
         let read = ["all.Application.read".to_string()];
         assert!(escalations(&read, &["all.Application.read"], User).is_empty());
         assert!(escalations(&read, &["all.User.read"], User).is_empty());
-        assert_eq!(escalations(&read, &["all.Device.read"], User), ["all.Application.read"]);
+        assert_eq!(
+            escalations(&read, &["all.Device.read"], User),
+            ["all.Application.read"]
+        );
     }
 
     #[test]

@@ -35,8 +35,14 @@ mod tests {
 
     #[test]
     fn parses_offsets_and_rejects_garbage() {
-        assert_eq!(parse_rfc3339("2016-06-13T06:00:00.000+02:00"), Some(1_465_790_400_000));
-        assert_eq!(parse_rfc3339("2016-06-13T04:00:00Z"), Some(1_465_790_400_000));
+        assert_eq!(
+            parse_rfc3339("2016-06-13T06:00:00.000+02:00"),
+            Some(1_465_790_400_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2016-06-13T04:00:00Z"),
+            Some(1_465_790_400_000)
+        );
         assert_eq!(parse_rfc3339("2016-06-13"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
     }

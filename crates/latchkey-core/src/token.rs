@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::id::Id;
-use crate::model::{Digest, StoredKey, TokenOwnerType};
+use crate::model::{Creator, Digest, Status, StoredKey, TokenOwnerType, TokenRecord};
 use crate::time::Millis;
 
 pub const ISSUER: &str = "latchkey";
@@ -30,7 +30,11 @@ pub fn generate_key(now: Millis) -> StoredKey {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let verifying = SigningKey::from_bytes(&seed).verifying_key();
-    StoredKey { kid: thumbprint(&verifying), seed, created_at: now }
+    StoredKey {
+        kid: thumbprint(&verifying),
+        seed,
+        created_at: now,
+    }
 }
 
 fn public_jwk_x(key: &VerifyingKey) -> String {
@@ -39,7 +43,10 @@ fn public_jwk_x(key: &VerifyingKey) -> String {
 
 /// The RFC 7638 thumbprint of the public key, used as its `kid`.
 fn thumbprint(key: &VerifyingKey) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, public_jwk_x(key));
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        public_jwk_x(key)
+    );
     B64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -96,7 +103,10 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(stored: &StoredKey) -> Signer {
-        Signer { kid: stored.kid.clone(), key: SigningKey::from_bytes(&stored.seed) }
+        Signer {
+            kid: stored.kid.clone(),
+            key: SigningKey::from_bytes(&stored.seed),
+        }
     }
 
     pub fn mint(&self, claims: &Claims<'_>) -> String {
@@ -105,6 +115,50 @@ impl Signer {
         let signing_input = format!("{}.{}", B64.encode(header.to_string()), B64.encode(payload));
         let signature = self.key.sign(signing_input.as_bytes());
         format!("{signing_input}.{}", B64.encode(signature.to_bytes()))
+    }
+}
+
+/// What a new token is to be: everything but the id, dates and secret.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub owner_type: TokenOwnerType,
+    pub owner_id: Id,
+    pub creator: Creator,
+    pub name: String,
+    pub description: String,
+    pub scope: Vec<String>,
+    pub status: Status,
+    pub expiration_date: Option<Millis>,
+}
+
+impl Signer {
+    /// Mints a token: its record (holding only the digest) and the secret,
+    /// which the caller shows once and forgets.
+    pub fn issue(&self, new: NewToken, now: Millis) -> (TokenRecord, String) {
+        let id = Id::generate(now.div_euclid(1000));
+        let secret = self.mint(&Claims::new(
+            id,
+            new.owner_type,
+            new.owner_id,
+            &new.scope,
+            now,
+            new.expiration_date,
+        ));
+        let record = TokenRecord {
+            id,
+            owner_type: new.owner_type,
+            owner_id: new.owner_id,
+            creator: new.creator,
+            name: new.name,
+            description: new.description,
+            scope: new.scope,
+            status: new.status,
+            creation_date: now,
+            last_updated: now,
+            expiration_date: new.expiration_date,
+            digest: digest(&secret),
+        };
+        (record, secret)
     }
 }
 
@@ -135,7 +189,12 @@ impl KeyRing {
     pub fn new(stored: &[StoredKey]) -> KeyRing {
         let keys = stored
             .iter()
-            .map(|key| (key.kid.clone(), SigningKey::from_bytes(&key.seed).verifying_key()))
+            .map(|key| {
+                (
+                    key.kid.clone(),
+                    SigningKey::from_bytes(&key.seed).verifying_key(),
+                )
+            })
             .collect();
         KeyRing { keys }
     }
@@ -160,7 +219,10 @@ impl KeyRing {
         if header.alg != "EdDSA" {
             return Err(Rejected::UnknownKey);
         }
-        let key = header.kid.and_then(|kid| self.keys.get(&kid)).ok_or(Rejected::UnknownKey)?;
+        let key = header
+            .kid
+            .and_then(|kid| self.keys.get(&kid))
+            .ok_or(Rejected::UnknownKey)?;
         let signature: [u8; 64] = B64
             .decode(signature)
             .ok()
@@ -197,7 +259,14 @@ mod tests {
     fn mint(signer: &Signer) -> String {
         let scope = vec!["all.Application".to_string()];
         let id = Id::generate(1);
-        signer.mint(&Claims::new(id, TokenOwnerType::Application, id, &scope, 1_000, Some(9_000_000)))
+        signer.mint(&Claims::new(
+            id,
+            TokenOwnerType::Application,
+            id,
+            &scope,
+            1_000,
+            Some(9_000_000),
+        ))
     }
 
     #[test]
@@ -235,14 +304,29 @@ mod tests {
         let token = mint(&Signer::new(&key));
         let parts: Vec<&str> = token.split('.').collect();
 
-        assert_eq!(ring.verify(&mint(&Signer::new(&other))), Err(Rejected::UnknownKey));
+        assert_eq!(
+            ring.verify(&mint(&Signer::new(&other))),
+            Err(Rejected::UnknownKey)
+        );
         let none_header = B64.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, key.kid));
-        assert_eq!(ring.verify(&format!("{none_header}.{}.", parts[1])), Err(Rejected::UnknownKey));
+        assert_eq!(
+            ring.verify(&format!("{none_header}.{}.", parts[1])),
+            Err(Rejected::UnknownKey)
+        );
         let tampered = B64.encode(r#"{"sub":"x","scope":["all.User"]}"#);
-        assert_eq!(ring.verify(&format!("{}.{tampered}.{}", parts[0], parts[2])), Err(Rejected::BadSignature));
+        assert_eq!(
+            ring.verify(&format!("{}.{tampered}.{}", parts[0], parts[2])),
+            Err(Rejected::BadSignature)
+        );
         // The other key's signature over our header and payload, with our kid.
-        let other_signer = Signer::new(&StoredKey { kid: key.kid.clone(), ..other });
-        assert_eq!(ring.verify(&mint(&other_signer)), Err(Rejected::BadSignature));
+        let other_signer = Signer::new(&StoredKey {
+            kid: key.kid.clone(),
+            ..other
+        });
+        assert_eq!(
+            ring.verify(&mint(&other_signer)),
+            Err(Rejected::BadSignature)
+        );
         for garbage in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!", &format!("{token}x")] {
             assert!(ring.verify(garbage).is_err(), "{garbage}");
         }

@@ -21,7 +21,9 @@ pub struct Invalid {
 
 impl Invalid {
     pub fn new(message: impl Into<String>) -> Invalid {
-        Invalid { message: message.into() }
+        Invalid {
+            message: message.into(),
+        }
     }
 
     pub fn message(&self) -> &str {
@@ -108,7 +110,9 @@ impl Body {
             }));
         }
         if text.contains('\0') {
-            return Err(Invalid::new(format!("{key} must not contain the NUL character")));
+            return Err(Invalid::new(format!(
+                "{key} must not contain the NUL character"
+            )));
         }
         Ok(Some(text))
     }
@@ -149,15 +153,20 @@ impl TokenPost {
             Some(value) => parse_scope(value)?,
         };
         body.finish("name, description, expirationDate, scope, status")?;
-        Ok(TokenPost { name, description, expiration_date, scope, status })
+        Ok(TokenPost {
+            name,
+            description,
+            expiration_date,
+            scope,
+            status,
+        })
     }
 }
 
 fn parse_expiration(value: &Value, now: Millis) -> Result<Millis, Invalid> {
-    let at = value
-        .as_str()
-        .and_then(parse_rfc3339)
-        .ok_or_else(|| Invalid::new("expirationDate must be an RFC 3339 date-time, e.g. 2030-01-01T00:00:00.000Z"))?;
+    let at = value.as_str().and_then(parse_rfc3339).ok_or_else(|| {
+        Invalid::new("expirationDate must be an RFC 3339 date-time, e.g. 2030-01-01T00:00:00.000Z")
+    })?;
     if at <= now {
         return Err(Invalid::new("expirationDate must be in the future"));
     }
@@ -174,7 +183,9 @@ fn parse_scope(value: Value) -> Result<Vec<String>, Invalid> {
     let mut scope: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let Value::String(name) = item else {
-            return Err(Invalid::new("scope must be an array of scope names (strings)"));
+            return Err(Invalid::new(
+                "scope must be an array of scope names (strings)",
+            ));
         };
         if !catalog().is_application_scope(&name) {
             return Err(Invalid::new(format!(
@@ -182,7 +193,9 @@ fn parse_scope(value: Value) -> Result<Vec<String>, Invalid> {
             )));
         }
         if scope.contains(&name) {
-            return Err(Invalid::new(format!("scope {name:?} is listed more than once")));
+            return Err(Invalid::new(format!(
+                "scope {name:?} is listed more than once"
+            )));
         }
         scope.push(name);
     }
@@ -209,13 +222,22 @@ impl ApplicationPost {
         let description = body.description()?.unwrap_or_default();
         let org_id = match body.take("orgId") {
             None | Some(Value::Null) => None,
-            Some(Value::String(text)) => {
-                Some(text.parse().map_err(|_| Invalid::new("orgId must be an id: 24 hexadecimal characters"))?)
+            Some(Value::String(text)) => Some(
+                text.parse()
+                    .map_err(|_| Invalid::new("orgId must be an id: 24 hexadecimal characters"))?,
+            ),
+            Some(_) => {
+                return Err(Invalid::new(
+                    "orgId must be an id: 24 hexadecimal characters",
+                ))
             }
-            Some(_) => return Err(Invalid::new("orgId must be an id: 24 hexadecimal characters")),
         };
         body.finish("name, description, orgId")?;
-        Ok(ApplicationPost { name, description, org_id })
+        Ok(ApplicationPost {
+            name,
+            description,
+            org_id,
+        })
     }
 }
 
@@ -270,10 +292,15 @@ mod tests {
     #[test]
     fn names_are_counted_in_characters() {
         assert!(post(&format!(r#"{{"name":"{}"}}"#, "ü".repeat(255))).is_ok());
-        assert!(post(&format!(r#"{{"name":"{}"}}"#, "ü".repeat(256))).unwrap_err().contains("1 to 255"));
-        assert!(post(&format!(r#"{{"name":"x","description":"{}"}}"#, "d".repeat(32768)))
+        assert!(post(&format!(r#"{{"name":"{}"}}"#, "ü".repeat(256)))
             .unwrap_err()
-            .contains("at most 32767"));
+            .contains("1 to 255"));
+        assert!(post(&format!(
+            r#"{{"name":"x","description":"{}"}}"#,
+            "d".repeat(32768)
+        ))
+        .unwrap_err()
+        .contains("at most 32767"));
     }
 
     #[test]
@@ -289,12 +316,24 @@ mod tests {
             (r#"{"name":"a\u0000b"}"#, "NUL"),
             (r#"{"name":"x","extra":1}"#, "extra is not a property"),
             (r#"{"name":"x","scope":[]}"#, "at least one"),
-            (r#"{"name":"x","scope":"all.Application"}"#, "must be an array"),
+            (
+                r#"{"name":"x","scope":"all.Application"}"#,
+                "must be an array",
+            ),
             (r#"{"name":"x","scope":[1]}"#, "(strings)"),
-            (r#"{"name":"x","scope":["all.User"]}"#, "\"all.User\" is not a scope"),
-            (r#"{"name":"x","scope":["device.get","device.get"]}"#, "more than once"),
+            (
+                r#"{"name":"x","scope":["all.User"]}"#,
+                "\"all.User\" is not a scope",
+            ),
+            (
+                r#"{"name":"x","scope":["device.get","device.get"]}"#,
+                "more than once",
+            ),
             (r#"{"name":"x","status":"on"}"#, "status must be one of"),
-            (r#"{"name":"x","expirationDate":"2001-01-01T00:00:00Z"}"#, "in the future"),
+            (
+                r#"{"name":"x","expirationDate":"2001-01-01T00:00:00Z"}"#,
+                "in the future",
+            ),
             (r#"{"name":"x","expirationDate":"soon"}"#, "RFC 3339"),
             (r#"{"name":"x","expirationDate":12}"#, "RFC 3339"),
         ];
@@ -308,14 +347,18 @@ mod tests {
     fn patch_accepts_only_its_three_fields() {
         let patch = TokenPatch::parse(br#"{"status":"inactive"}"#).unwrap();
         assert_eq!(patch.status, Some(Status::Inactive));
-        for body in [r#"{"scope":["all.Application"]}"#, r#"{"expirationDate":"2030-01-01T00:00:00Z"}"#] {
+        for body in [
+            r#"{"scope":["all.Application"]}"#,
+            r#"{"expirationDate":"2030-01-01T00:00:00Z"}"#,
+        ] {
             assert!(TokenPatch::parse(body.as_bytes()).is_err(), "{body}");
         }
     }
 
     #[test]
     fn application_bodies() {
-        let post = ApplicationPost::parse(br#"{"name":"app","orgId":"575EC8687AE143CD83DC4A97"}"#).unwrap();
+        let post = ApplicationPost::parse(br#"{"name":"app","orgId":"575EC8687AE143CD83DC4A97"}"#)
+            .unwrap();
         assert_eq!(post.org_id.unwrap().to_string(), "575ec8687ae143cd83dc4a97");
         assert!(ApplicationPost::parse(br#"{"name":"app","orgId":"nope"}"#).is_err());
         assert!(ApplicationPatch::parse(br#"{"ownerId":"575ec8687ae143cd83dc4a97"}"#).is_err());

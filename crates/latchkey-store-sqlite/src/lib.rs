@@ -1,0 +1,524 @@
+//! The embedded SQLite backend: one file, WAL journal, `synchronous=FULL` so a
+//! committed write survives a crash the next instant. One writer connection
+//! (SQLite allows one writer at a time anyway) and a small pool of readers;
+//! every call runs on tokio's blocking pool.
+
+mod pool;
+mod rows;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use latchkey_core::glob::fold_case;
+use latchkey_core::list::{ListQuery, Page};
+use latchkey_core::model::{
+    Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User,
+};
+use latchkey_core::time::Millis;
+use latchkey_core::validate::{ApplicationPatch, TokenPatch};
+use latchkey_core::Id;
+use latchkey_store::sql::{listing, ApplicationColumns, Columns, SqlValue, TokenColumns};
+use latchkey_store::{Store, StoreError, StoreResult};
+use rusqlite::types::Value;
+use rusqlite::{
+    params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction,
+    TransactionBehavior,
+};
+
+use pool::Pool;
+use rows::{application_from_row, expires_at, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
+
+pub use schema::SUPPORTED_VERSION;
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Pool,
+}
+
+fn database(error: rusqlite::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(database)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(database)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(database)?;
+    Ok(conn)
+}
+
+fn question(n: usize) -> String {
+    format!("?{n}")
+}
+
+fn sql_values(params: Vec<SqlValue>) -> Vec<Value> {
+    params
+        .into_iter()
+        .map(|value| match value {
+            SqlValue::Text(text) => Value::Text(text),
+            SqlValue::Int(int) => Value::Integer(int),
+        })
+        .collect()
+}
+
+/// Runs a listing: one page of rows and the count of all matches, read in
+/// one transaction so they agree.
+fn list_page<C: Columns, T>(
+    tx: &Transaction<'_>,
+    table: &str,
+    columns: &str,
+    owners: &[String],
+    query: &ListQuery,
+    unfiltered_count: Option<&str>,
+    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Page<T>> {
+    let sql = listing::<C>(owners, query, question);
+    let params = sql_values(sql.params);
+    let total_count: i64 = match (unfiltered_count, &query.filter) {
+        (Some(count_sql), None) => tx
+            .prepare_cached(count_sql)?
+            .query_row(params_from_iter(params.iter()), |row| row.get(0))
+            .optional()?
+            .unwrap_or(0),
+        _ => tx
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM {table} WHERE {}",
+                sql.conditions
+            ))?
+            .query_row(params_from_iter(params.iter()), |row| row.get(0))?,
+    };
+    let items = match query.offset() {
+        None => Vec::new(),
+        Some(offset) => {
+            let text = format!(
+                "SELECT {columns} FROM {table} WHERE {} {} LIMIT {} OFFSET {offset}",
+                sql.conditions, sql.order_by, query.per_page
+            );
+            let mut statement = tx.prepare_cached(&text)?;
+            let rows = statement.query_map(params_from_iter(params.iter()), from_row)?;
+            rows.collect::<rusqlite::Result<Vec<T>>>()?
+        }
+    };
+    Ok(Page {
+        items,
+        total_count: total_count.max(0) as u64,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates its schema.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let mut writer = open_connection(path)?;
+        schema::migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers: Pool::new(readers),
+            }),
+        })
+    }
+
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            inner.readers.with(|conn| {
+                let tx = conn.transaction()?;
+                let result = work(&tx)?;
+                tx.commit()?;
+                Ok(result)
+            })
+        })
+        .await
+        .map_err(|error| StoreError::Database(error.to_string()))?
+        .map_err(database)
+    }
+
+    /// Runs `work` in one immediate (write-locking) transaction and commits.
+    async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(database)?;
+            let result = work(&tx)?;
+            tx.commit().map_err(database)?;
+            Ok(result)
+        })
+        .await
+        .map_err(|error| StoreError::Database(error.to_string()))?
+    }
+}
+
+fn insert_named(
+    tx: &Transaction<'_>,
+    table: &str,
+    what: &str,
+    id: Id,
+    name: &str,
+    now: Millis,
+) -> StoreResult<()> {
+    let sql = format!("INSERT INTO {table} (id, name, created_at) VALUES (?1, ?2, ?3)");
+    match tx.execute(&sql, params![id.to_string(), name, now]) {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(error, _))
+            if error.code == ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::Conflict(format!("{what} {name:?}")))
+        }
+        Err(error) => Err(database(error)),
+    }
+}
+
+fn user_named(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<User>> {
+    tx.prepare_cached("SELECT id, name FROM users WHERE name = ?1")?
+        .query_row([name], |row| {
+            Ok(User {
+                id: rows::id_at(row, 0)?,
+                name: row.get(1)?,
+            })
+        })
+        .optional()
+}
+
+fn select_token(
+    tx: &Transaction<'_>,
+    application: Id,
+    id: Id,
+) -> rusqlite::Result<Option<TokenRecord>> {
+    tx.prepare_cached(&format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = ?1 AND id = ?2 AND owner_type = 'application'"
+    ))?
+    .query_row([application.to_string(), id.to_string()], token_from_row)
+    .optional()
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
+        self.write(move |tx| {
+            let select = "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid";
+            let read_all = |tx: &Transaction<'_>| -> rusqlite::Result<Vec<StoredKey>> {
+                tx.prepare(select)?
+                    .query_map([], rows::key_from_row)?
+                    .collect()
+            };
+            let keys = read_all(tx).map_err(database)?;
+            if !keys.is_empty() {
+                return Ok(keys);
+            }
+            tx.execute(
+                "INSERT INTO signing_keys (kid, seed, created_at) VALUES (?1, ?2, ?3)",
+                params![
+                    candidate.kid,
+                    candidate.seed.as_slice(),
+                    candidate.created_at
+                ],
+            )
+            .map_err(database)?;
+            Ok(vec![candidate])
+        })
+        .await
+    }
+
+    async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)> {
+        let name = name.to_string();
+        self.write(move |tx| {
+            if let Some(user) = user_named(tx, &name).map_err(database)? {
+                return Ok((user, false));
+            }
+            let user = User {
+                id: Id::generate(now / 1000),
+                name,
+            };
+            insert_named(tx, "users", "user", user.id, &user.name, now)?;
+            Ok((user, true))
+        })
+        .await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        let name = name.to_string();
+        self.read(move |tx| user_named(tx, &name)).await
+    }
+
+    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()> {
+        let user = user.clone();
+        self.write(move |tx| insert_named(tx, "users", "user", user.id, &user.name, now))
+            .await
+    }
+
+    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()> {
+        let org = org.clone();
+        self.write(move |tx| {
+            insert_named(tx, "organizations", "organization", org.id, &org.name, now)?;
+            for member in &org.members {
+                tx.execute(
+                    "INSERT OR IGNORE INTO organization_members (organization_id, user_id) VALUES (?1, ?2)",
+                    [org.id.to_string(), member.to_string()],
+                )
+                .map_err(database)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>> {
+        self.read(move |tx| {
+            tx.prepare_cached("SELECT organization_id FROM organization_members WHERE user_id = ?1 ORDER BY organization_id")?
+                .query_map([user.to_string()], |row| rows::id_at(row, 0))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_application(&self, app: &Application) -> StoreResult<()> {
+        let app = app.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    app.id.to_string(),
+                    app.owner_type.as_str(),
+                    app.owner_id.to_string(),
+                    app.name,
+                    fold_case(&app.name),
+                    app.description,
+                    app.creation_date,
+                    app.last_updated
+                ],
+            )
+            .map_err(database)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn application(&self, id: Id) -> StoreResult<Option<Application>> {
+        self.read(move |tx| {
+            tx.prepare_cached(&format!(
+                "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"
+            ))?
+            .query_row([id.to_string()], application_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_applications(
+        &self,
+        owners: &[Id],
+        query: &ListQuery,
+    ) -> StoreResult<Page<Application>> {
+        let owners: Vec<String> = owners.iter().map(Id::to_string).collect();
+        let query = query.clone();
+        self.read(move |tx| {
+            list_page::<ApplicationColumns, _>(
+                tx,
+                "applications",
+                APPLICATION_COLUMNS,
+                &owners,
+                &query,
+                None,
+                application_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn update_application(
+        &self,
+        id: Id,
+        patch: &ApplicationPatch,
+        now: Millis,
+    ) -> StoreResult<Option<Application>> {
+        let patch = patch.clone();
+        self.write(move |tx| {
+            let name_lower = patch.name.as_deref().map(fold_case);
+            tx.prepare_cached(&format!(
+                "UPDATE applications SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
+                 description = coalesce(?3, description), updated_at = ?4 WHERE id = ?5 RETURNING {APPLICATION_COLUMNS}"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![patch.name, name_lower, patch.description, now, id.to_string()], application_from_row)
+                    .optional()
+            })
+            .map_err(database)
+        })
+        .await
+    }
+
+    async fn delete_application(&self, id: Id) -> StoreResult<bool> {
+        self.write(move |tx| {
+            let id = id.to_string();
+            tx.execute(
+                "DELETE FROM tokens WHERE owner_id = ?1 AND owner_type = 'application'",
+                [&id],
+            )
+            .map_err(database)?;
+            let deleted = tx
+                .execute("DELETE FROM applications WHERE id = ?1", [&id])
+                .map_err(database)?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+        let tokens = tokens.to_vec();
+        self.write(move |tx| {
+            let mut insert = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                ))
+                .map_err(database)?;
+            let mut count = tx
+                .prepare_cached("UPDATE applications SET token_count = token_count + 1 WHERE id = ?1")
+                .map_err(database)?;
+            for token in &tokens {
+                insert
+                    .execute(params![
+                        token.id.to_string(),
+                        token.owner_type.as_str(),
+                        token.owner_id.to_string(),
+                        token.creator.kind.as_str(),
+                        token.creator.id.to_string(),
+                        token.creator.name,
+                        token.name,
+                        token.description,
+                        token.scope.join(" "),
+                        token.status.as_str(),
+                        token.creation_date,
+                        token.last_updated,
+                        expires_at(token.expiration_date),
+                        token.digest.as_slice(),
+                        fold_case(&token.name),
+                    ])
+                    .map_err(database)?;
+                if token.owner_type == TokenOwnerType::Application {
+                    count.execute([token.owner_id.to_string()]).map_err(database)?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>> {
+        let digest = *digest;
+        self.read(move |tx| {
+            tx.prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"
+            ))?
+            .query_row([digest.as_slice()], token_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+        self.read(move |tx| select_token(tx, application, id)).await
+    }
+
+    async fn list_tokens(
+        &self,
+        application: Id,
+        query: &ListQuery,
+    ) -> StoreResult<Page<TokenRecord>> {
+        let query = query.clone();
+        self.read(move |tx| {
+            let count = "SELECT token_count FROM applications WHERE id = ?1";
+            list_page::<TokenColumns, _>(
+                tx,
+                "tokens",
+                TOKEN_COLUMNS,
+                &[application.to_string()],
+                &query,
+                Some(count),
+                token_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn update_token(
+        &self,
+        application: Id,
+        id: Id,
+        patch: &TokenPatch,
+        now: Millis,
+    ) -> StoreResult<Option<TokenRecord>> {
+        let patch = patch.clone();
+        self.write(move |tx| {
+            let name_lower = patch.name.as_deref().map(fold_case);
+            tx.prepare_cached(&format!(
+                "UPDATE tokens SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
+                 description = coalesce(?3, description), status = coalesce(?4, status), updated_at = ?5
+                 WHERE owner_id = ?6 AND id = ?7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
+            ))
+            .and_then(|mut statement| {
+                statement
+                    .query_row(
+                        params![
+                            patch.name,
+                            name_lower,
+                            patch.description,
+                            patch.status.map(|status| status.as_str()),
+                            now,
+                            application.to_string(),
+                            id.to_string()
+                        ],
+                        token_from_row,
+                    )
+                    .optional()
+            })
+            .map_err(database)
+        })
+        .await
+    }
+
+    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+        self.write(move |tx| {
+            let Some(token) = select_token(tx, application, id).map_err(database)? else {
+                return Ok(None);
+            };
+            tx.execute("DELETE FROM tokens WHERE id = ?1", [id.to_string()])
+                .map_err(database)?;
+            tx.execute(
+                "UPDATE applications SET token_count = token_count - 1 WHERE id = ?1",
+                [application.to_string()],
+            )
+            .map_err(database)?;
+            Ok(Some(token))
+        })
+        .await
+    }
+}

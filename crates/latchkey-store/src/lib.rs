@@ -1,0 +1,84 @@
+//! The storage trait: everything Latchkey keeps goes through [`Store`], so a
+//! backend (SQLite, PostgreSQL) can be swapped without touching the HTTP layer.
+
+use async_trait::async_trait;
+use latchkey_core::list::{ListQuery, Page};
+use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenRecord, User};
+use latchkey_core::time::Millis;
+use latchkey_core::validate::{ApplicationPatch, TokenPatch};
+use latchkey_core::Id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique name is already taken (users, organizations).
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// Something referred to is missing (an organization's member, say).
+    #[error("{0}")]
+    Missing(String),
+    /// The database itself failed or is unreachable.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The database's schema is newer than this program knows.
+    #[error("the database schema is version {found}, newer than this latchkey understands ({supported}); upgrade latchkey")]
+    SchemaTooNew { found: i64, supported: i64 },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Every signing key, oldest first. When there is none, stores `candidate`
+    /// first, so concurrent first starts agree on one key.
+    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>>;
+
+    /// The user named `name`, created now if missing; `true` when created.
+    async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)>;
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
+    /// Fails with `Conflict` when the name is taken.
+    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()>;
+    /// Fails with `Conflict` when the name is taken.
+    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()>;
+    /// The organizations `user` is a member of.
+    async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>>;
+
+    async fn create_application(&self, app: &Application) -> StoreResult<()>;
+    async fn application(&self, id: Id) -> StoreResult<Option<Application>>;
+    /// Applications owned by any of `owners`.
+    async fn list_applications(
+        &self,
+        owners: &[Id],
+        query: &ListQuery,
+    ) -> StoreResult<Page<Application>>;
+    async fn update_application(
+        &self,
+        id: Id,
+        patch: &ApplicationPatch,
+        now: Millis,
+    ) -> StoreResult<Option<Application>>;
+    /// Deletes the application and all its tokens; `false` when it did not exist.
+    async fn delete_application(&self, id: Id) -> StoreResult<bool>;
+
+    /// Inserts tokens in one durable transaction; returns once committed.
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
+    /// The token whose secret has this digest, of any owner.
+    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>>;
+    /// The token `id` if it belongs to `application`.
+    async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
+    async fn list_tokens(
+        &self,
+        application: Id,
+        query: &ListQuery,
+    ) -> StoreResult<Page<TokenRecord>>;
+    async fn update_token(
+        &self,
+        application: Id,
+        id: Id,
+        patch: &TokenPatch,
+        now: Millis,
+    ) -> StoreResult<Option<TokenRecord>>;
+    /// Deletes the token; returns what it was, so caches can forget it.
+    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
+}
+
+pub mod sql;

@@ -1,0 +1,68 @@
+//! Setting a database up and minting user tokens: shared by `serve` (its
+//! first start) and the administrator's commands.
+
+use latchkey_core::model::{Creator, CreatorType, Status, TokenOwnerType, User};
+use latchkey_core::time::{now_millis, Millis};
+use latchkey_core::token::{generate_key, KeyRing, NewToken, Signer};
+use latchkey_store::{Store, StoreResult};
+
+pub const ADMIN_USER: &str = "admin";
+pub const DEFAULT_USER_SCOPE: &str = "all.User";
+
+/// The signing keys, creating the first one on an empty database.
+pub async fn load_keys(store: &dyn Store) -> StoreResult<(Signer, KeyRing)> {
+    let keys = store
+        .signing_keys_or_insert(generate_key(now_millis()))
+        .await?;
+    let newest = keys
+        .last()
+        .expect("signing_keys_or_insert returns at least one key");
+    Ok((Signer::new(newest), KeyRing::new(&keys)))
+}
+
+/// Mints and stores a token of `user`; returns the secret.
+pub async fn issue_user_token(
+    store: &dyn Store,
+    signer: &Signer,
+    user: &User,
+    name: &str,
+    scope: Vec<String>,
+    expiration_date: Option<Millis>,
+) -> StoreResult<String> {
+    let new = NewToken {
+        owner_type: TokenOwnerType::User,
+        owner_id: user.id,
+        creator: Creator {
+            kind: CreatorType::User,
+            id: user.id,
+            name: user.name.clone(),
+        },
+        name: name.to_string(),
+        description: String::new(),
+        scope,
+        status: Status::Active,
+        expiration_date,
+    };
+    let (record, secret) = signer.issue(new, now_millis());
+    store.insert_tokens(std::slice::from_ref(&record)).await?;
+    Ok(secret)
+}
+
+/// On a database without an `admin` user, creates it and returns a new admin
+/// token (scope `all.User`); `None` when the database was set up before.
+pub async fn bootstrap(store: &dyn Store, signer: &Signer) -> StoreResult<Option<String>> {
+    let (admin, created) = store.user_or_create(ADMIN_USER, now_millis()).await?;
+    if !created {
+        return Ok(None);
+    }
+    let token = issue_user_token(
+        store,
+        signer,
+        &admin,
+        "admin (first start)",
+        vec![DEFAULT_USER_SCOPE.into()],
+        None,
+    )
+    .await?;
+    Ok(Some(token))
+}

@@ -1,0 +1,147 @@
+//! `/applications[/{applicationId}]` (spec 1.4): just enough to own tokens.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_core::list::APPLICATION_LISTING;
+use latchkey_core::model::{AppOwnerType, Application};
+use latchkey_core::scope::TargetOwner;
+use latchkey_core::time::now_millis;
+use latchkey_core::validate::{path_id, ApplicationPatch, ApplicationPost, Invalid};
+use latchkey_core::Id;
+use serde::Serialize;
+
+use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, SUCCESS};
+use crate::auth::{Principal, Reach};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+struct ApplicationList<'a> {
+    items: &'a [Application],
+    #[serde(flatten)]
+    meta: ListMeta<'a>,
+}
+
+/// Listing and creating applications are account-level actions that only
+/// user tokens hold; an application token gets 403.
+fn require_user(principal: &Principal, verb: &str, owner: TargetOwner) -> ApiResult<()> {
+    match principal.reach {
+        Reach::Application { .. } => Err(ApiError::forbidden(format!(
+            "{verb} needs a user token; application tokens cannot manage applications"
+        ))),
+        Reach::User { .. } => principal.require(&action(verb), owner),
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    require_user(&principal, "applications.get", TargetOwner::User)?;
+    let pairs = query_pairs(&query);
+    let query = APPLICATION_LISTING.parse(as_str_pairs(&pairs))?;
+    let owners = principal.owners().unwrap_or_default();
+    let page = state.store.list_applications(&owners, &query).await?;
+    let list = ApplicationList {
+        items: &page.items,
+        meta: ListMeta::new(&query, page.items.len(), page.total_count),
+    };
+    Ok(json(StatusCode::OK, &list))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let post = ApplicationPost::parse(&body(raw)?);
+    let owner = match &post {
+        Ok(ApplicationPost {
+            org_id: Some(_), ..
+        }) => TargetOwner::Organization,
+        _ => TargetOwner::User,
+    };
+    require_user(&principal, "applications.post", owner)?;
+    let post = post?;
+    let Reach::User {
+        user,
+        organizations,
+    } = &principal.reach
+    else {
+        unreachable!("require_user admits only user tokens");
+    };
+    let (owner_type, owner_id) = match post.org_id {
+        None => (AppOwnerType::User, *user),
+        Some(org) if organizations.contains(&org) => (AppOwnerType::Organization, org),
+        Some(_) => {
+            return Err(Invalid::new("orgId must name an organization you are a member of").into())
+        }
+    };
+    let now = now_millis();
+    let app = Application {
+        id: Id::generate(now / 1000),
+        name: post.name,
+        description: post.description,
+        owner_type,
+        owner_id,
+        creation_date: now,
+        last_updated: now,
+    };
+    state.store.create_application(&app).await?;
+    Ok(json(StatusCode::CREATED, &app))
+}
+
+/// The application, checked in the spec's order: id shape, reach, scope.
+async fn reached(
+    state: &AppState,
+    principal: &Principal,
+    application: &str,
+    verb: &str,
+) -> ApiResult<Application> {
+    let id = path_id("applicationId", application)?;
+    let app = principal.reach_loaded(state, id).await?;
+    principal.require(&action(verb), app.owner_type.as_target())?;
+    Ok(app)
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(application): Path<String>,
+) -> ApiResult<Response> {
+    let app = reached(&state, &principal, &application, "application.get").await?;
+    Ok(json(StatusCode::OK, &app))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(application): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let app = reached(&state, &principal, &application, "application.patch").await?;
+    let patch = ApplicationPatch::parse(&body(raw)?)?;
+    let updated = state
+        .store
+        .update_application(app.id, &patch, now_millis())
+        .await?
+        .ok_or_else(ApiError::application_not_found)?;
+    Ok(json(StatusCode::OK, &updated))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(application): Path<String>,
+) -> ApiResult<Response> {
+    let app = reached(&state, &principal, &application, "application.delete").await?;
+    if !state.store.delete_application(app.id).await? {
+        return Err(ApiError::application_not_found());
+    }
+    state.auth.evict_application(app.id);
+    Ok(json(StatusCode::OK, &SUCCESS))
+}

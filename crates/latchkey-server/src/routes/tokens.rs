@@ -1,0 +1,174 @@
+//! `/applications/{applicationId}/tokens[/{apiTokenId}]` (spec 1.1–1.3).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use latchkey_core::list::TOKEN_LISTING;
+use latchkey_core::model::{ApiToken, Creator, CreatorType, Status, TokenOwnerType};
+use latchkey_core::scope::{escalations, TargetOwner};
+use latchkey_core::time::now_millis;
+use latchkey_core::token::NewToken;
+use latchkey_core::validate::{path_id, TokenPatch, TokenPost};
+use latchkey_core::Id;
+use serde::Serialize;
+
+use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, SUCCESS};
+use crate::auth::{Caller, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenList<'a> {
+    items: Vec<ApiToken<'a>>,
+    #[serde(flatten)]
+    meta: ListMeta<'a>,
+    application_id: Id,
+    owner_id: Id,
+    owner_type: &'static str,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(application): Path<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let (application, _) = principal
+        .authorize(&state, &application, &action("applicationApiTokens.get"))
+        .await?;
+    let pairs = query_pairs(&query);
+    let query = TOKEN_LISTING.parse(as_str_pairs(&pairs))?;
+    let page = state.store.list_tokens(application, &query).await?;
+    let list = TokenList {
+        items: page.items.iter().map(|token| token.to_wire()).collect(),
+        meta: ListMeta::new(&query, page.items.len(), page.total_count),
+        application_id: application,
+        owner_id: application,
+        owner_type: TokenOwnerType::Application.as_str(),
+    };
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// `403` naming the scopes `caller` may not hand out on this application.
+fn refuse_escalation(caller: &Caller, scope: &[String], owner: TargetOwner) -> ApiResult<()> {
+    let withheld = escalations(scope, &caller.token.scope, owner);
+    if withheld.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "the token may not give scopes that grant more than it has itself: {}",
+        withheld.join(", ")
+    )))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(application): Path<String>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (application, owner) = principal
+        .authorize(&state, &application, &action("applicationApiTokens.post"))
+        .await?;
+    let now = now_millis();
+    let post = TokenPost::parse(&body(raw)?, now)?;
+    refuse_escalation(&principal, &post.scope, owner)?;
+    let caller = &principal.token;
+    let new = NewToken {
+        owner_type: TokenOwnerType::Application,
+        owner_id: application,
+        creator: Creator {
+            kind: CreatorType::ApiToken,
+            id: caller.id,
+            name: caller.name.clone(),
+        },
+        name: post.name,
+        description: post.description,
+        scope: post.scope,
+        status: post.status,
+        expiration_date: post.expiration_date,
+    };
+    let (record, secret) = state.signer.issue(new, now);
+    state
+        .store
+        .insert_tokens(std::slice::from_ref(&record))
+        .await?;
+    Ok(json(
+        StatusCode::CREATED,
+        &record.to_wire_with_secret(&secret),
+    ))
+}
+
+/// Parses both ids (400), then checks reach (404) and scope (403), in the spec's order.
+async fn target(
+    state: &AppState,
+    principal: &Principal,
+    (application, token): &(String, String),
+    verb: &str,
+) -> ApiResult<(Id, Id, TargetOwner)> {
+    let token = path_id("apiTokenId", token)?;
+    let (application, owner) = principal
+        .authorize(state, application, &action(verb))
+        .await?;
+    Ok((application, token, owner))
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(ids): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (application, token, _) =
+        target(&state, &principal, &ids, "applicationApiToken.get").await?;
+    let record = state
+        .store
+        .token(application, token)
+        .await?
+        .ok_or_else(ApiError::token_not_found)?;
+    Ok(json(StatusCode::OK, &record.to_wire()))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(ids): Path<(String, String)>,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let (application, token, owner) =
+        target(&state, &principal, &ids, "applicationApiToken.patch").await?;
+    let patch = TokenPatch::parse(&body(raw)?)?;
+    let current = state
+        .store
+        .token(application, token)
+        .await?
+        .ok_or_else(ApiError::token_not_found)?;
+    if patch.status == Some(Status::Active) && current.status == Status::Inactive {
+        refuse_escalation(&principal, &current.scope, owner)?;
+    }
+    let updated = state
+        .store
+        .update_token(application, token, &patch, now_millis())
+        .await?
+        .ok_or_else(ApiError::token_not_found)?;
+    state.auth.evict(&updated.digest);
+    Ok(json(StatusCode::OK, &updated.to_wire()))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(ids): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let (application, token, _) =
+        target(&state, &principal, &ids, "applicationApiToken.delete").await?;
+    let deleted = state
+        .store
+        .delete_token(application, token)
+        .await?
+        .ok_or_else(ApiError::token_not_found)?;
+    state.auth.evict(&deleted.digest);
+    Ok(json(StatusCode::OK, &SUCCESS))
+}

@@ -1,0 +1,61 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey_core::token::{KeyRing, Signer};
+use latchkey_store::Store;
+
+use crate::auth::AuthCache;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long an authentication answer is trusted before it is re-read.
+    pub auth_cache_ttl: Duration,
+    /// How many tokens' answers are kept.
+    pub auth_cache_capacity: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            auth_cache_ttl: Duration::from_millis(500),
+            auth_cache_capacity: 100_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub signer: Signer,
+    pub keys: KeyRing,
+    pub auth: AuthCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn Store>,
+        signer: Signer,
+        keys: KeyRing,
+        settings: &Settings,
+    ) -> AppState {
+        let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache_ttl);
+        AppState(Arc::new(Shared {
+            store,
+            signer,
+            keys,
+            auth,
+        }))
+    }
+}

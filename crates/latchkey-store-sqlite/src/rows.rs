@@ -1,0 +1,89 @@
+//! Rows to records.
+
+use latchkey_core::model::{
+    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, TokenOwnerType, TokenRecord,
+};
+use latchkey_core::time::Millis;
+use latchkey_core::Id;
+use rusqlite::types::Type;
+use rusqlite::{Error, Row};
+
+pub const TOKEN_COLUMNS: &str =
+    "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
+    description, scope, status, created_at, updated_at, expires_at, digest";
+
+pub const APPLICATION_COLUMNS: &str =
+    "id, owner_type, owner_id, name, description, created_at, updated_at";
+
+/// `expires_at` of a token that never expires.
+const NEVER: Millis = i64::MAX;
+
+pub fn expires_at(expiration: Option<Millis>) -> Millis {
+    expiration.unwrap_or(NEVER)
+}
+
+fn corrupt(index: usize, what: &str) -> Error {
+    Error::FromSqlConversionFailure(index, Type::Text, format!("not {what}").into())
+}
+
+pub fn id_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Id> {
+    row.get::<_, String>(index)?
+        .parse()
+        .map_err(|_| corrupt(index, "an id"))
+}
+
+fn parsed<T>(
+    row: &Row<'_>,
+    index: usize,
+    parse: fn(&str) -> Option<T>,
+    what: &str,
+) -> rusqlite::Result<T> {
+    parse(&row.get::<_, String>(index)?).ok_or_else(|| corrupt(index, what))
+}
+
+pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
+    let scope: String = row.get(8)?;
+    let expires: Millis = row.get(12)?;
+    Ok(TokenRecord {
+        id: id_at(row, 0)?,
+        owner_type: parsed(row, 1, TokenOwnerType::parse, "an owner type")?,
+        owner_id: id_at(row, 2)?,
+        creator: Creator {
+            kind: parsed(row, 3, CreatorType::parse, "a creator type")?,
+            id: id_at(row, 4)?,
+            name: row.get(5)?,
+        },
+        name: row.get(6)?,
+        description: row.get(7)?,
+        scope: scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        status: parsed(row, 9, Status::parse, "a status")?,
+        creation_date: row.get(10)?,
+        last_updated: row.get(11)?,
+        expiration_date: (expires != NEVER).then_some(expires),
+        digest: row.get::<_, [u8; 32]>(13)?,
+    })
+}
+
+pub fn application_from_row(row: &Row<'_>) -> rusqlite::Result<Application> {
+    Ok(Application {
+        id: id_at(row, 0)?,
+        owner_type: parsed(row, 1, AppOwnerType::parse, "an owner type")?,
+        owner_id: id_at(row, 2)?,
+        name: row.get(3)?,
+        description: row.get(4)?,
+        creation_date: row.get(5)?,
+        last_updated: row.get(6)?,
+    })
+}
+
+pub fn key_from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
+    Ok(StoredKey {
+        kid: row.get(0)?,
+        seed: row.get::<_, [u8; 32]>(1)?,
+        created_at: row.get(2)?,
+    })
+}

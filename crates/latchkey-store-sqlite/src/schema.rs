@@ -1,0 +1,101 @@
+//! Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+use latchkey_store::StoreError;
+use rusqlite::{Connection, TransactionBehavior};
+
+/// Migration `n` (from 1) brings the schema from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE signing_keys (
+    kid TEXT PRIMARY KEY,
+    seed BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE organization_members (
+    organization_id TEXT NOT NULL REFERENCES organizations(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (organization_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX organization_members_by_user ON organization_members(user_id);
+CREATE TABLE applications (
+    id TEXT PRIMARY KEY,
+    owner_type TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_lower TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    -- maintained with every token insert and delete, so an unfiltered
+    -- listing's totalCount never counts rows
+    token_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX applications_by_owner ON applications(owner_id);
+CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    owner_type TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    creator_type TEXT NOT NULL,
+    creator_id TEXT NOT NULL,
+    creator_name TEXT NOT NULL,
+    name TEXT NOT NULL,
+    name_lower TEXT NOT NULL,
+    description TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    -- 9223372036854775807 when the token never expires
+    expires_at INTEGER NOT NULL,
+    digest BLOB NOT NULL UNIQUE
+);
+-- One index per sort order, ties broken by id ascending (spec 1.1).
+CREATE INDEX tokens_by_id ON tokens(owner_id, id);
+CREATE INDEX tokens_by_name ON tokens(owner_id, name_lower, id);
+CREATE INDEX tokens_by_name_desc ON tokens(owner_id, name_lower DESC, id);
+CREATE INDEX tokens_by_status ON tokens(owner_id, status, id);
+CREATE INDEX tokens_by_status_desc ON tokens(owner_id, status DESC, id);
+CREATE INDEX tokens_by_created ON tokens(owner_id, created_at, id);
+CREATE INDEX tokens_by_created_desc ON tokens(owner_id, created_at DESC, id);
+CREATE INDEX tokens_by_updated ON tokens(owner_id, updated_at, id);
+CREATE INDEX tokens_by_updated_desc ON tokens(owner_id, updated_at DESC, id);
+CREATE INDEX tokens_by_expiry ON tokens(owner_id, expires_at, id);
+CREATE INDEX tokens_by_expiry_desc ON tokens(owner_id, expires_at DESC, id);
+"#];
+
+pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn database(error: rusqlite::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+/// Brings the schema up to date, or refuses a schema newer than this program.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(database)?;
+    let found: i64 = tx
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(database)?;
+    if found > SUPPORTED_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SUPPORTED_VERSION,
+        });
+    }
+    for migration in &MIGRATIONS[found as usize..] {
+        tx.execute_batch(migration).map_err(database)?;
+    }
+    tx.pragma_update(None, "user_version", SUPPORTED_VERSION)
+        .map_err(database)?;
+    tx.commit().map_err(database)
+}

@@ -1,0 +1,219 @@
+//! The administrator's commands: they work on the database directly, also
+//! while a server runs on it.
+
+use std::io::Write;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwnerType, User};
+use latchkey_core::scope::catalog;
+use latchkey_core::time::{now_millis, parse_rfc3339};
+use latchkey_core::token::NewToken;
+use latchkey_core::Id;
+use latchkey_server::admin::{issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
+use latchkey_store::Store;
+
+use crate::database::DatabaseArgs;
+
+#[derive(Args, Debug)]
+pub struct AdminTokenArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The user the token belongs to.
+    #[arg(long, default_value = ADMIN_USER)]
+    user: String,
+    /// A scope the token holds (repeatable).
+    #[arg(long = "scope", default_value = DEFAULT_USER_SCOPE)]
+    scopes: Vec<String>,
+    /// When the token stops working (RFC 3339); never when absent.
+    #[arg(long)]
+    expires: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Insert many tokens into one application quickly (for benchmarks).
+    Seed(SeedArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; prints its id.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// Create an organization with members; prints its id.
+    Create {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[arg(long)]
+        name: String,
+        /// The name of a user who is a member (repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// The application that receives the tokens.
+    #[arg(long)]
+    app: String,
+    /// How many tokens.
+    #[arg(long)]
+    count: u64,
+    /// Names are PREFIX-0000000, PREFIX-0000001, …
+    #[arg(long, default_value = "seed")]
+    prefix: String,
+}
+
+fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
+    if name.trim().is_empty() || name.chars().count() > 255 || name.contains('\0') {
+        bail!("{what} must be 1 to 255 characters");
+    }
+    Ok(())
+}
+
+async fn user_named(store: &dyn Store, name: &str) -> anyhow::Result<User> {
+    store.user_by_name(name).await?.with_context(|| {
+        format!(
+            "there is no user {name:?}; create it with: latchkey admin user create --name {name:?}"
+        )
+    })
+}
+
+pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
+    for scope in &args.scopes {
+        if !catalog().is_known_scope(scope) {
+            bail!("--scope {scope:?} is not a scope name (see spec/scopes.json)");
+        }
+    }
+    let expires = match &args.expires {
+        None => None,
+        Some(text) => {
+            let at = parse_rfc3339(text)
+                .with_context(|| format!("--expires {text:?} is not an RFC 3339 date-time"))?;
+            if at <= now_millis() {
+                bail!("--expires must be in the future");
+            }
+            Some(at)
+        }
+    };
+    let store = args.database.open()?;
+    let (signer, _) = load_keys(&*store).await?;
+    let user = if args.user == ADMIN_USER {
+        store.user_or_create(ADMIN_USER, now_millis()).await?.0
+    } else {
+        user_named(&*store, &args.user).await?
+    };
+    let token = issue_user_token(
+        &*store,
+        &signer,
+        &user,
+        "latchkey admin-token",
+        args.scopes,
+        expires,
+    )
+    .await?;
+    println!("{token}");
+    Ok(())
+}
+
+pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
+    match command {
+        AdminCommand::User(UserCommand::Create { database, name }) => {
+            check_name("--name", &name)?;
+            let store = database.open()?;
+            let user = User {
+                id: Id::generate(now_millis() / 1000),
+                name,
+            };
+            store.create_user(&user, now_millis()).await?;
+            println!("{}", user.id);
+        }
+        AdminCommand::Org(OrgCommand::Create {
+            database,
+            name,
+            members,
+        }) => {
+            check_name("--name", &name)?;
+            let store = database.open()?;
+            let mut member_ids = Vec::with_capacity(members.len());
+            for member in &members {
+                member_ids.push(user_named(&*store, member).await?.id);
+            }
+            let org = Organization {
+                id: Id::generate(now_millis() / 1000),
+                name,
+                members: member_ids,
+            };
+            store.create_organization(&org, now_millis()).await?;
+            println!("{}", org.id);
+        }
+        AdminCommand::Seed(args) => seed(args).await?,
+    }
+    Ok(())
+}
+
+const SEED_BATCH: u64 = 10_000;
+
+/// Inserts `count` tokens made exactly as the API makes them (signed, only
+/// the digest stored), in batches of one transaction each.
+async fn seed(args: SeedArgs) -> anyhow::Result<()> {
+    let application: Id = args
+        .app
+        .parse()
+        .context("--app must be an application id (24 hex characters)")?;
+    let store = args.database.open()?;
+    if store.application(application).await?.is_none() {
+        bail!("there is no application {application}");
+    }
+    let (signer, _) = load_keys(&*store).await?;
+    let (admin, _) = store.user_or_create(ADMIN_USER, now_millis()).await?;
+    let creator = Creator {
+        kind: CreatorType::User,
+        id: admin.id,
+        name: admin.name,
+    };
+    let mut done = 0;
+    while done < args.count {
+        let batch = SEED_BATCH.min(args.count - done);
+        let now = now_millis();
+        let records: Vec<_> = (done..done + batch)
+            .map(|n| {
+                let new = NewToken {
+                    owner_type: TokenOwnerType::Application,
+                    owner_id: application,
+                    creator: creator.clone(),
+                    name: format!("{}-{n:07}", args.prefix),
+                    description: String::new(),
+                    scope: vec!["all.Application.read".to_string()],
+                    status: Status::Active,
+                    expiration_date: None,
+                };
+                signer.issue(new, now).0
+            })
+            .collect();
+        store.insert_tokens(&records).await?;
+        done += batch;
+        eprint!("\rseeded {done}/{} tokens", args.count);
+        std::io::stderr().flush().ok();
+    }
+    eprintln!();
+    Ok(())
+}

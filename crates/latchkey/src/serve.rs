@@ -1,0 +1,88 @@
+//! `latchkey serve`
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use latchkey_server::admin::{bootstrap, load_keys};
+use latchkey_server::{app, AppState, Settings};
+use tracing_subscriber::EnvFilter;
+
+use crate::database::DatabaseArgs;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// How long a token's authentication is trusted before it is re-read, in
+    /// milliseconds; bounds how long a revocation made by another instance
+    /// on the same database goes unseen.
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_TTL_MS", default_value_t = 500)]
+    auth_cache_ttl_ms: u64,
+    /// How many tokens' authentications are cached.
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
+    auth_cache_capacity: usize,
+    /// Log line format.
+    #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM can be handled");
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let store = args.database.open()?;
+    let (signer, keys) = load_keys(&*store)
+        .await
+        .context("loading the signing keys")?;
+    if let Some(token) = bootstrap(&*store, &signer)
+        .await
+        .context("creating the admin user")?
+    {
+        eprintln!("latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:");
+        eprintln!("latchkey: admin token: {token}");
+    }
+    let settings = Settings {
+        auth_cache_ttl: Duration::from_millis(args.auth_cache_ttl_ms),
+        auth_cache_capacity: args.auth_cache_capacity,
+    };
+    let state = AppState::new(store, signer, keys, &settings);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    eprintln!("latchkey: listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")
+}
