@@ -19,7 +19,7 @@ use latchkey_core::model::{
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::sql::{listing, ApplicationColumns, Columns, SqlValue, TokenColumns};
+use latchkey_store::sql::{listing, ApplicationColumns, Columns, ListingSql, SqlValue, TokenColumns};
 use latchkey_store::{Store, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{
@@ -72,6 +72,13 @@ fn sql_values(params: Vec<SqlValue>) -> Vec<Value> {
         .collect()
 }
 
+fn page_select(table: &str, columns: &str, sql: &ListingSql, per_page: u32, offset: i64) -> String {
+    format!(
+        "SELECT {columns} FROM {table} WHERE {} {} LIMIT {per_page} OFFSET {offset}",
+        sql.conditions, sql.order_by
+    )
+}
+
 /// Runs a listing: one page of rows and the count of all matches, read in
 /// one transaction so they agree.
 fn list_page<C: Columns, T>(
@@ -84,7 +91,7 @@ fn list_page<C: Columns, T>(
     from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Page<T>> {
     let sql = listing::<C>(owners, query, question);
-    let params = sql_values(sql.params);
+    let params = sql_values(sql.params.clone());
     let total_count: i64 = match (unfiltered_count, &query.filter) {
         (Some(count_sql), None) => tx
             .prepare_cached(count_sql)?
@@ -101,10 +108,7 @@ fn list_page<C: Columns, T>(
     let items = match query.offset() {
         None => Vec::new(),
         Some(offset) => {
-            let text = format!(
-                "SELECT {columns} FROM {table} WHERE {} {} LIMIT {} OFFSET {offset}",
-                sql.conditions, sql.order_by, query.per_page
-            );
+            let text = page_select(table, columns, &sql, query.per_page, offset);
             let mut statement = tx.prepare_cached(&text)?;
             let rows = statement.query_map(params_from_iter(params.iter()), from_row)?;
             rows.collect::<rusqlite::Result<Vec<T>>>()?
@@ -520,5 +524,48 @@ impl Store for SqliteStore {
             Ok(Some(token))
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latchkey_core::list::TOKEN_LISTING;
+
+    /// Every token sort order in both directions, and a prefix glob, must be
+    /// answered by walking an index with no sort step, so page 0 costs the
+    /// same at a hundred tokens as at a million.
+    #[test]
+    fn every_token_listing_walks_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("plan.db")).unwrap();
+        let fields = ["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"];
+        let filters: [&[(&str, &str)]; 2] = [&[], &[("filterField", "name"), ("filter", "seed-0001*")]];
+        store.inner.readers.with(|conn| {
+            for field in fields {
+                for direction in ["asc", "desc"] {
+                    for filter in filters {
+                        let mut pairs = vec![("sortField", field), ("sortDirection", direction)];
+                        pairs.extend_from_slice(filter);
+                        let query = TOKEN_LISTING.parse(pairs.iter().copied()).unwrap();
+                        let sql = listing::<TokenColumns>(&["0".repeat(24)], &query, question);
+                        let text = page_select("tokens", TOKEN_COLUMNS, &sql, 100, 0);
+                        let params = sql_values(sql.params.clone());
+                        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {text}")).unwrap();
+                        let plan: Vec<String> = explain
+                            .query_map(params_from_iter(params.iter()), |row| row.get::<_, String>(3))
+                            .unwrap()
+                            .collect::<rusqlite::Result<_>>()
+                            .unwrap();
+                        let plan = plan.join("; ");
+                        assert!(plan.contains("USING INDEX"), "{field} {direction} {filter:?}: {plan}");
+                        // A prefix glob under another sort may sort its (narrowed) range.
+                        if filter.is_empty() || field == "name" {
+                            assert!(!plan.contains("TEMP B-TREE"), "{field} {direction} {filter:?}: {plan}");
+                        }
+                    }
+                }
+            }
+        });
     }
 }
