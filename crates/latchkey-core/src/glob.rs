@@ -132,10 +132,7 @@ mod tests {
         let max = format!("a{}", char::MAX);
         assert_eq!(Glob::new(&max).prefix_upper_bound().as_deref(), Some("b"));
         // The bound skips the surrogate gap.
-        assert_eq!(
-            Glob::new("\u{d7ff}").prefix_upper_bound().as_deref(),
-            Some("\u{e000}")
-        );
+        assert_eq!(Glob::new("\u{d7ff}").prefix_upper_bound().as_deref(), Some("\u{e000}"));
     }
 
     #[test]

@@ -158,22 +158,12 @@ impl Listing {
     /// Builds a query from the request's query-string pairs. Parameters the
     /// listing does not know (`_links`, `_embedded`, …) are ignored; a known
     /// one given twice is refused rather than guessed at.
-    pub fn parse<'a>(
-        &self,
-        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<ListQuery, Invalid> {
+    pub fn parse<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Invalid> {
         let mut seen: Vec<&str> = Vec::new();
         let mut query = ListQuery::default();
         let (mut filter_field, mut filter) = (None, None);
         for (key, value) in pairs {
-            let known = [
-                "sortField",
-                "sortDirection",
-                "page",
-                "perPage",
-                "filterField",
-                "filter",
-            ];
+            let known = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
             let Some(&key) = known.iter().find(|known| **known == key) else {
                 continue;
             };
@@ -182,9 +172,7 @@ impl Listing {
             }
             seen.push(key);
             match key {
-                "sortField" => {
-                    query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?
-                }
+                "sortField" => query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?,
                 "sortDirection" => {
                     query.sort_direction = match value.to_ascii_lowercase().as_str() {
                         "" | "asc" => SortDirection::Asc,
@@ -197,15 +185,12 @@ impl Listing {
                     let range = "from 1 to 1000";
                     let per_page = whole_number(key, value, range)?;
                     if !(1..=u64::from(MAX_PER_PAGE)).contains(&per_page) {
-                        return Err(Invalid::new(format!(
-                            "perPage must be a whole number {range}"
-                        )));
+                        return Err(Invalid::new(format!("perPage must be a whole number {range}")));
                     }
                     query.per_page = per_page as u32;
                 }
                 "filterField" if !value.trim().is_empty() => {
-                    filter_field =
-                        Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
+                    filter_field = Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
                 }
                 "filter" if !value.trim().is_empty() => filter = Some(Glob::new(value)),
                 _ => {}
@@ -230,12 +215,7 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let query = parse(&[
-            ("_links", "true"),
-            ("_embedded", "true"),
-            ("_actions", "false"),
-        ])
-        .unwrap();
+        let query = parse(&[("_links", "true"), ("_embedded", "true"), ("_actions", "false")]).unwrap();
         assert_eq!(query, ListQuery::default());
     }
 
@@ -265,19 +245,17 @@ mod tests {
     fn filtering_needs_both_non_blank() {
         assert_eq!(parse(&[("filterField", "name")]).unwrap().filter, None);
         assert_eq!(parse(&[("filter", "x*")]).unwrap().filter, None);
-        assert_eq!(
-            parse(&[("filterField", " "), ("filter", "x")])
-                .unwrap()
-                .filter,
-            None
-        );
+        assert_eq!(parse(&[("filterField", " "), ("filter", "x")]).unwrap().filter, None);
         assert!(parse(&[("filterField", "bogus"), ("filter", "")]).is_err());
     }
 
     #[test]
     fn refusals_name_the_parameter_and_its_values() {
         let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("sortField", "color")], "sortField must be one of: name, status, id, creationDate, lastUpdated, expirationDate"),
+            (
+                &[("sortField", "color")],
+                "sortField must be one of: name, status, id, creationDate, lastUpdated, expirationDate",
+            ),
             (&[("sortField", "")], "sortField must be one of"),
             (&[("sortDirection", "up")], "sortDirection must be one of: asc, desc"),
             (&[("page", "-1")], "page must be a whole number"),
@@ -287,16 +265,17 @@ mod tests {
             (&[("perPage", "0")], "perPage must be a whole number from 1 to 1000"),
             (&[("perPage", "1001")], "perPage must be a whole number from 1 to 1000"),
             (&[("perPage", "+5")], "perPage must be a whole number from 1 to 1000"),
-            (&[("filterField", "description"), ("filter", "x")], "filterField must be one of: name, status"),
+            (
+                &[("filterField", "description"), ("filter", "x")],
+                "filterField must be one of: name, status",
+            ),
             (&[("page", "1"), ("page", "2")], "page may be given only once"),
         ];
         for (query, message) in cases {
             let error = parse(query).unwrap_err();
             assert!(error.starts_with(message), "{query:?}: {error}");
         }
-        let apps = APPLICATION_LISTING
-            .parse([("sortField", "status")])
-            .unwrap_err();
+        let apps = APPLICATION_LISTING.parse([("sortField", "status")]).unwrap_err();
         assert_eq!(
             apps.message(),
             "sortField must be one of: name, id, creationDate, lastUpdated"

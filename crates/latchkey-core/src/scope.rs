@@ -23,8 +23,7 @@ impl Action {
     /// Parses `resource.name`: two non-empty parts, one dot.
     pub fn parse(text: &str) -> Option<Action> {
         let (resource, name) = text.split_once('.')?;
-        let valid =
-            |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
+        let valid = |part: &str| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric());
         (valid(resource) && valid(name)).then(|| Action {
             resource: resource.to_string(),
             name: name.to_string(),
@@ -46,22 +45,13 @@ impl Action {
     /// API tokens themselves: the `.cli` scopes do not reach them (the seed's
     /// lists leave them out), so a CLI token can never mint or manage tokens.
     fn is_on_api_tokens(&self) -> bool {
-        matches!(
-            self.resource.as_str(),
-            "applicationApiToken" | "applicationApiTokens"
-        )
+        matches!(self.resource.as_str(), "applicationApiToken" | "applicationApiTokens")
     }
 
     fn is_on_devices(&self) -> bool {
         matches!(
             self.resource.as_str(),
-            "device"
-                | "devices"
-                | "deviceAttribute"
-                | "deviceAttributes"
-                | "deviceRecipe"
-                | "deviceRecipes"
-                | "data"
+            "device" | "devices" | "deviceAttribute" | "deviceAttributes" | "deviceRecipe" | "deviceRecipes" | "data"
         )
     }
 
@@ -104,19 +94,13 @@ pub fn grants(scope: &str, action: &Action, owner: TargetOwner) -> bool {
 
 /// Whether any of `scopes` grants `action`.
 pub fn any_grants<S: AsRef<str>>(scopes: &[S], action: &Action, owner: TargetOwner) -> bool {
-    scopes
-        .iter()
-        .any(|scope| grants(scope.as_ref(), action, owner))
+    scopes.iter().any(|scope| grants(scope.as_ref(), action, owner))
 }
 
 /// The scopes among `requested` that grant some application action which
 /// `caller` is not granted on an application owned by `owner`: what a caller
 /// may not hand out (spec section 5). Empty means no escalation.
-pub fn escalations<'a, S: AsRef<str>>(
-    requested: &'a [String],
-    caller: &[S],
-    owner: TargetOwner,
-) -> Vec<&'a str> {
+pub fn escalations<'a, S: AsRef<str>>(requested: &'a [String], caller: &[S], owner: TargetOwner) -> Vec<&'a str> {
     let catalog = catalog();
     let withheld: Vec<&Action> = catalog
         .application_actions
@@ -159,11 +143,8 @@ impl Catalog {
 
 static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let by_kind: BTreeMap<String, Vec<String>> =
-        serde_json::from_str(include_str!("../../../spec/scopes.json"))
-            .expect("spec/scopes.json is valid");
-    let application_list = by_kind
-        .get("application")
-        .expect("scopes.json has an application list");
+        serde_json::from_str(include_str!("../../../spec/scopes.json")).expect("spec/scopes.json is valid");
+    let application_list = by_kind.get("application").expect("scopes.json has an application list");
     let application_actions = application_list
         .iter()
         .filter(|scope| !scope.starts_with("all.") && !scope.ends_with(".*"))
@@ -235,21 +216,9 @@ mod tests {
 
     #[test]
     fn read_only_and_device_rules() {
-        assert!(grants(
-            "all.Application.read",
-            &action("device.getState"),
-            User
-        ));
-        assert!(!grants(
-            "all.Application.read",
-            &action("device.sendState"),
-            User
-        ));
-        assert!(grants(
-            "all.Device",
-            &action("deviceRecipe.bulkCreate"),
-            User
-        ));
+        assert!(grants("all.Application.read", &action("device.getState"), User));
+        assert!(!grants("all.Application.read", &action("device.sendState"), User));
+        assert!(grants("all.Device", &action("deviceRecipe.bulkCreate"), User));
         assert!(grants("all.Device", &action("data.export"), User));
         assert!(!grants("all.Device", &action("flow.get"), User));
         assert!(grants("all.Device.read", &action("devices.get"), User));
@@ -277,17 +246,11 @@ mod tests {
         let broad = ["all.Application".to_string()];
         assert!(escalations(&broad, &["all.User"], User).is_empty());
         assert!(escalations(&broad, &["all.Organization"], Organization).is_empty());
-        assert_eq!(
-            escalations(&broad, &["all.Organization"], User),
-            ["all.Application"]
-        );
+        assert_eq!(escalations(&broad, &["all.Organization"], User), ["all.Application"]);
         let read = ["all.Application.read".to_string()];
         assert!(escalations(&read, &["all.Application.read"], User).is_empty());
         assert!(escalations(&read, &["all.User.read"], User).is_empty());
-        assert_eq!(
-            escalations(&read, &["all.Device.read"], User),
-            ["all.Application.read"]
-        );
+        assert_eq!(escalations(&read, &["all.Device.read"], User), ["all.Application.read"]);
     }
 
     #[test]

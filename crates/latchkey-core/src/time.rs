@@ -18,9 +18,7 @@ pub fn to_wire(at: Millis) -> String {
 
 /// Parses an RFC 3339 date-time (any offset), truncated to milliseconds.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|at| at.timestamp_millis())
+    DateTime::parse_from_rfc3339(text).ok().map(|at| at.timestamp_millis())
 }
 
 #[cfg(test)]
@@ -35,14 +33,8 @@ mod tests {
 
     #[test]
     fn parses_offsets_and_rejects_garbage() {
-        assert_eq!(
-            parse_rfc3339("2016-06-13T06:00:00.000+02:00"),
-            Some(1_465_790_400_000)
-        );
-        assert_eq!(
-            parse_rfc3339("2016-06-13T04:00:00Z"),
-            Some(1_465_790_400_000)
-        );
+        assert_eq!(parse_rfc3339("2016-06-13T06:00:00.000+02:00"), Some(1_465_790_400_000));
+        assert_eq!(parse_rfc3339("2016-06-13T04:00:00Z"), Some(1_465_790_400_000));
         assert_eq!(parse_rfc3339("2016-06-13"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
     }

@@ -43,10 +43,7 @@ fn public_jwk_x(key: &VerifyingKey) -> String {
 
 /// The RFC 7638 thumbprint of the public key, used as its `kid`.
 fn thumbprint(key: &VerifyingKey) -> String {
-    let canonical = format!(
-        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
-        public_jwk_x(key)
-    );
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, public_jwk_x(key));
     B64.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -189,12 +186,7 @@ impl KeyRing {
     pub fn new(stored: &[StoredKey]) -> KeyRing {
         let keys = stored
             .iter()
-            .map(|key| {
-                (
-                    key.kid.clone(),
-                    SigningKey::from_bytes(&key.seed).verifying_key(),
-                )
-            })
+            .map(|key| (key.kid.clone(), SigningKey::from_bytes(&key.seed).verifying_key()))
             .collect();
         KeyRing { keys }
     }
@@ -275,15 +267,13 @@ mod tests {
         let token = mint(&Signer::new(&key));
         let ring = KeyRing::new(&[key]);
         assert_eq!(ring.verify(&token), Ok(()));
-        let payload: Value =
-            serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        let payload: Value = serde_json::from_slice(&B64.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
         assert_eq!(payload["iss"], "latchkey");
         assert_eq!(payload["sub"], payload["jti"]);
         assert_eq!(payload["iat"], 1);
         assert_eq!(payload["exp"], 9_000);
         assert_eq!(payload["ownerType"], "application");
-        let header: Value =
-            serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
+        let header: Value = serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["alg"], "EdDSA");
     }
 
@@ -304,10 +294,7 @@ mod tests {
         let token = mint(&Signer::new(&key));
         let parts: Vec<&str> = token.split('.').collect();
 
-        assert_eq!(
-            ring.verify(&mint(&Signer::new(&other))),
-            Err(Rejected::UnknownKey)
-        );
+        assert_eq!(ring.verify(&mint(&Signer::new(&other))), Err(Rejected::UnknownKey));
         let none_header = B64.encode(format!(r#"{{"alg":"none","kid":"{}"}}"#, key.kid));
         assert_eq!(
             ring.verify(&format!("{none_header}.{}.", parts[1])),
@@ -323,10 +310,7 @@ mod tests {
             kid: key.kid.clone(),
             ..other
         });
-        assert_eq!(
-            ring.verify(&mint(&other_signer)),
-            Err(Rejected::BadSignature)
-        );
+        assert_eq!(ring.verify(&mint(&other_signer)), Err(Rejected::BadSignature));
         for garbage in ["", "a", "a.b", "a.b.c.d", "!!.!!.!!", &format!("{token}x")] {
             assert!(ring.verify(garbage).is_err(), "{garbage}");
         }

@@ -110,9 +110,7 @@ impl Body {
             }));
         }
         if text.contains('\0') {
-            return Err(Invalid::new(format!(
-                "{key} must not contain the NUL character"
-            )));
+            return Err(Invalid::new(format!("{key} must not contain the NUL character")));
         }
         Ok(Some(text))
     }
@@ -164,9 +162,10 @@ impl TokenPost {
 }
 
 fn parse_expiration(value: &Value, now: Millis) -> Result<Millis, Invalid> {
-    let at = value.as_str().and_then(parse_rfc3339).ok_or_else(|| {
-        Invalid::new("expirationDate must be an RFC 3339 date-time, e.g. 2030-01-01T00:00:00.000Z")
-    })?;
+    let at = value
+        .as_str()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Invalid::new("expirationDate must be an RFC 3339 date-time, e.g. 2030-01-01T00:00:00.000Z"))?;
     if at <= now {
         return Err(Invalid::new("expirationDate must be in the future"));
     }
@@ -183,9 +182,7 @@ fn parse_scope(value: Value) -> Result<Vec<String>, Invalid> {
     let mut scope: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let Value::String(name) = item else {
-            return Err(Invalid::new(
-                "scope must be an array of scope names (strings)",
-            ));
+            return Err(Invalid::new("scope must be an array of scope names (strings)"));
         };
         if !catalog().is_application_scope(&name) {
             return Err(Invalid::new(format!(
@@ -193,9 +190,7 @@ fn parse_scope(value: Value) -> Result<Vec<String>, Invalid> {
             )));
         }
         if scope.contains(&name) {
-            return Err(Invalid::new(format!(
-                "scope {name:?} is listed more than once"
-            )));
+            return Err(Invalid::new(format!("scope {name:?} is listed more than once")));
         }
         scope.push(name);
     }
@@ -226,11 +221,7 @@ impl ApplicationPost {
                 text.parse()
                     .map_err(|_| Invalid::new("orgId must be an id: 24 hexadecimal characters"))?,
             ),
-            Some(_) => {
-                return Err(Invalid::new(
-                    "orgId must be an id: 24 hexadecimal characters",
-                ))
-            }
+            Some(_) => return Err(Invalid::new("orgId must be an id: 24 hexadecimal characters")),
         };
         body.finish("name, description, orgId")?;
         Ok(ApplicationPost {
@@ -295,12 +286,11 @@ mod tests {
         assert!(post(&format!(r#"{{"name":"{}"}}"#, "ü".repeat(256)))
             .unwrap_err()
             .contains("1 to 255"));
-        assert!(post(&format!(
-            r#"{{"name":"x","description":"{}"}}"#,
-            "d".repeat(32768)
-        ))
-        .unwrap_err()
-        .contains("at most 32767"));
+        assert!(
+            post(&format!(r#"{{"name":"x","description":"{}"}}"#, "d".repeat(32768)))
+                .unwrap_err()
+                .contains("at most 32767")
+        );
     }
 
     #[test]
@@ -316,19 +306,10 @@ mod tests {
             (r#"{"name":"a\u0000b"}"#, "NUL"),
             (r#"{"name":"x","extra":1}"#, "extra is not a property"),
             (r#"{"name":"x","scope":[]}"#, "at least one"),
-            (
-                r#"{"name":"x","scope":"all.Application"}"#,
-                "must be an array",
-            ),
+            (r#"{"name":"x","scope":"all.Application"}"#, "must be an array"),
             (r#"{"name":"x","scope":[1]}"#, "(strings)"),
-            (
-                r#"{"name":"x","scope":["all.User"]}"#,
-                "\"all.User\" is not a scope",
-            ),
-            (
-                r#"{"name":"x","scope":["device.get","device.get"]}"#,
-                "more than once",
-            ),
+            (r#"{"name":"x","scope":["all.User"]}"#, "\"all.User\" is not a scope"),
+            (r#"{"name":"x","scope":["device.get","device.get"]}"#, "more than once"),
             (r#"{"name":"x","status":"on"}"#, "status must be one of"),
             (
                 r#"{"name":"x","expirationDate":"2001-01-01T00:00:00Z"}"#,
@@ -357,8 +338,7 @@ mod tests {
 
     #[test]
     fn application_bodies() {
-        let post = ApplicationPost::parse(br#"{"name":"app","orgId":"575EC8687AE143CD83DC4A97"}"#)
-            .unwrap();
+        let post = ApplicationPost::parse(br#"{"name":"app","orgId":"575EC8687AE143CD83DC4A97"}"#).unwrap();
         assert_eq!(post.org_id.unwrap().to_string(), "575ec8687ae143cd83dc4a97");
         assert!(ApplicationPost::parse(br#"{"name":"app","orgId":"nope"}"#).is_err());
         assert!(ApplicationPatch::parse(br#"{"ownerId":"575ec8687ae143cd83dc4a97"}"#).is_err());

@@ -16,24 +16,16 @@ impl Caller {
     pub fn owners(&self) -> Option<Vec<Id>> {
         match &self.reach {
             Reach::Application { .. } => None,
-            Reach::User {
-                user,
-                organizations,
-            } => Some(
-                std::iter::once(*user)
-                    .chain(organizations.iter().copied())
-                    .collect(),
-            ),
+            Reach::User { user, organizations } => {
+                Some(std::iter::once(*user).chain(organizations.iter().copied()).collect())
+            }
         }
     }
 
     fn reaches(&self, app: &Application) -> bool {
         match &self.reach {
             Reach::Application { id, .. } => *id == app.id,
-            Reach::User {
-                user,
-                organizations,
-            } => app.owner_id == *user || organizations.contains(&app.owner_id),
+            Reach::User { user, organizations } => app.owner_id == *user || organizations.contains(&app.owner_id),
         }
     }
 
@@ -43,11 +35,7 @@ impl Caller {
         match &self.reach {
             Reach::Application { id, owner } if *id == application => Ok(*owner),
             Reach::Application { .. } => Err(ApiError::application_not_found()),
-            Reach::User { .. } => Ok(self
-                .reach_loaded(state, application)
-                .await?
-                .owner_type
-                .as_target()),
+            Reach::User { .. } => Ok(self.reach_loaded(state, application).await?.owner_type.as_target()),
         }
     }
 
@@ -64,9 +52,7 @@ impl Caller {
         if any_grants(&self.token.scope, action, owner) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
-                "the token's scopes do not grant {action}"
-            )))
+            Err(ApiError::forbidden(format!("the token's scopes do not grant {action}")))
         }
     }
 

@@ -11,12 +11,8 @@ pub const DEFAULT_USER_SCOPE: &str = "all.User";
 
 /// The signing keys, creating the first one on an empty database.
 pub async fn load_keys(store: &dyn Store) -> StoreResult<(Signer, KeyRing)> {
-    let keys = store
-        .signing_keys_or_insert(generate_key(now_millis()))
-        .await?;
-    let newest = keys
-        .last()
-        .expect("signing_keys_or_insert returns at least one key");
+    let keys = store.signing_keys_or_insert(generate_key(now_millis())).await?;
+    let newest = keys.last().expect("signing_keys_or_insert returns at least one key");
     Ok((Signer::new(newest), KeyRing::new(&keys)))
 }
 

@@ -79,8 +79,7 @@ impl AuthCache {
     pub fn evict_application(&self, application: Id) {
         self.entries.retain(|_, cached| {
             !cached.caller.as_ref().is_some_and(|caller| {
-                caller.token.owner_type == TokenOwnerType::Application
-                    && caller.token.owner_id == application
+                caller.token.owner_type == TokenOwnerType::Application && caller.token.owner_id == application
             })
         });
     }
@@ -128,10 +127,7 @@ async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Optio
             organizations: state.store.organizations_of(record.owner_id).await?,
         },
     };
-    Ok(Some(Arc::new(Caller {
-        token: record,
-        reach,
-    })))
+    Ok(Some(Arc::new(Caller { token: record, reach })))
 }
 
 /// The cached answer for this token, fetching it when missing or stale.
@@ -159,15 +155,16 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Option<Arc<Caller>>>
 
 pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Principal> {
     let token = bearer(parts)?;
-    let caller = lookup(state, token).await?.ok_or_else(|| {
-        ApiError::unauthorized("the token is not valid: unknown, revoked or forged")
-    })?;
+    let caller = lookup(state, token)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is not valid: unknown, revoked or forged"))?;
     if caller.token.status != Status::Active {
         return Err(ApiError::unauthorized("the token is inactive"));
     }
     if caller.token.is_expired(now_millis()) {
         return Err(ApiError::unauthorized("the token has expired"));
     }
+    state.rate_limit.check(caller.token.id)?;
     Ok(Principal(caller))
 }
 

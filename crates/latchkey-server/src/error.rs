@@ -1,6 +1,7 @@
 //! Every error leaves as `{"type", "message"}` with its status (spec section 2).
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use latchkey_core::validate::Invalid;
@@ -12,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub kind: &'static str,
     pub message: String,
+    /// Seconds to wait, sent as `Retry-After` (429 only).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +23,7 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -55,6 +59,14 @@ impl ApiError {
         )
     }
 
+    pub fn too_many_requests(retry_after: u64) -> ApiError {
+        let message = format!("this token is over its rate limit; retry in {retry_after} s");
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+        }
+    }
+
     pub fn application_not_found() -> ApiError {
         ApiError::not_found("Application was not found")
     }
@@ -85,11 +97,12 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"type": self.kind, "message": self.message})),
-        )
-            .into_response()
+        let body = Json(json!({"type": self.kind, "message": self.message}));
+        let mut response = (self.status, body).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -5,6 +5,7 @@ mod access;
 pub mod admin;
 pub mod auth;
 pub mod error;
+mod rate_limit;
 mod routes;
 pub mod state;
 

@@ -1,5 +1,6 @@
 //! What every handler shares.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
 use crate::auth::AuthCache;
+use crate::rate_limit::RateLimit;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -14,6 +16,8 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// How many tokens' answers are kept.
     pub auth_cache_capacity: usize,
+    /// Requests per second one token may make; `None` is unlimited.
+    pub rate_limit: Option<NonZeroU32>,
 }
 
 impl Default for Settings {
@@ -21,6 +25,7 @@ impl Default for Settings {
         Settings {
             auth_cache_ttl: Duration::from_millis(500),
             auth_cache_capacity: 100_000,
+            rate_limit: None,
         }
     }
 }
@@ -33,6 +38,7 @@ pub struct Shared {
     pub signer: Signer,
     pub keys: KeyRing,
     pub auth: AuthCache,
+    pub rate_limit: RateLimit,
 }
 
 impl std::ops::Deref for AppState {
@@ -44,18 +50,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(
-        store: Arc<dyn Store>,
-        signer: Signer,
-        keys: KeyRing,
-        settings: &Settings,
-    ) -> AppState {
+    pub fn new(store: Arc<dyn Store>, signer: Signer, keys: KeyRing, settings: &Settings) -> AppState {
         let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache_ttl);
+        let rate_limit = RateLimit::new(settings.rate_limit);
         AppState(Arc::new(Shared {
             store,
             signer,
             keys,
             auth,
+            rate_limit,
         }))
     }
 }

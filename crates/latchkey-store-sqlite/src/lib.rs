@@ -13,19 +13,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{
-    Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User,
-};
+use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::sql::{listing, ApplicationColumns, Columns, ListingSql, SqlValue, TokenColumns};
 use latchkey_store::{Store, StoreError, StoreResult};
 use rusqlite::types::Value;
-use rusqlite::{
-    params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction,
-    TransactionBehavior,
-};
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
 
 use pool::Pool;
 use rows::{application_from_row, expires_at, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
@@ -49,12 +44,9 @@ fn database(error: rusqlite::Error) -> StoreError {
 
 fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(database)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
+    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(database)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(database)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-    )
-    .map_err(database)?;
     Ok(conn)
 }
 
@@ -99,10 +91,7 @@ fn list_page<C: Columns, T>(
             .optional()?
             .unwrap_or(0),
         _ => tx
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM {table} WHERE {}",
-                sql.conditions
-            ))?
+            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {}", sql.conditions))?
             .query_row(params_from_iter(params.iter()), |row| row.get(0))?,
     };
     let items = match query.offset() {
@@ -163,10 +152,7 @@ impl SqliteStore {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(database)?;
@@ -179,20 +165,11 @@ impl SqliteStore {
     }
 }
 
-fn insert_named(
-    tx: &Transaction<'_>,
-    table: &str,
-    what: &str,
-    id: Id,
-    name: &str,
-    now: Millis,
-) -> StoreResult<()> {
+fn insert_named(tx: &Transaction<'_>, table: &str, what: &str, id: Id, name: &str, now: Millis) -> StoreResult<()> {
     let sql = format!("INSERT INTO {table} (id, name, created_at) VALUES (?1, ?2, ?3)");
     match tx.execute(&sql, params![id.to_string(), name, now]) {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(error, _))
-            if error.code == ErrorCode::ConstraintViolation =>
-        {
+        Err(rusqlite::Error::SqliteFailure(error, _)) if error.code == ErrorCode::ConstraintViolation => {
             Err(StoreError::Conflict(format!("{what} {name:?}")))
         }
         Err(error) => Err(database(error)),
@@ -210,11 +187,7 @@ fn user_named(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<User>
         .optional()
 }
 
-fn select_token(
-    tx: &Transaction<'_>,
-    application: Id,
-    id: Id,
-) -> rusqlite::Result<Option<TokenRecord>> {
+fn select_token(tx: &Transaction<'_>, application: Id, id: Id) -> rusqlite::Result<Option<TokenRecord>> {
     tx.prepare_cached(&format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = ?1 AND id = ?2 AND owner_type = 'application'"
     ))?
@@ -228,9 +201,7 @@ impl Store for SqliteStore {
         self.write(move |tx| {
             let select = "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid";
             let read_all = |tx: &Transaction<'_>| -> rusqlite::Result<Vec<StoredKey>> {
-                tx.prepare(select)?
-                    .query_map([], rows::key_from_row)?
-                    .collect()
+                tx.prepare(select)?.query_map([], rows::key_from_row)?.collect()
             };
             let keys = read_all(tx).map_err(database)?;
             if !keys.is_empty() {
@@ -238,11 +209,7 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO signing_keys (kid, seed, created_at) VALUES (?1, ?2, ?3)",
-                params![
-                    candidate.kid,
-                    candidate.seed.as_slice(),
-                    candidate.created_at
-                ],
+                params![candidate.kid, candidate.seed.as_slice(), candidate.created_at],
             )
             .map_err(database)?;
             Ok(vec![candidate])
@@ -295,9 +262,11 @@ impl Store for SqliteStore {
 
     async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>> {
         self.read(move |tx| {
-            tx.prepare_cached("SELECT organization_id FROM organization_members WHERE user_id = ?1 ORDER BY organization_id")?
-                .query_map([user.to_string()], |row| rows::id_at(row, 0))?
-                .collect()
+            tx.prepare_cached(
+                "SELECT organization_id FROM organization_members WHERE user_id = ?1 ORDER BY organization_id",
+            )?
+            .query_map([user.to_string()], |row| rows::id_at(row, 0))?
+            .collect()
         })
         .await
     }
@@ -327,20 +296,14 @@ impl Store for SqliteStore {
 
     async fn application(&self, id: Id) -> StoreResult<Option<Application>> {
         self.read(move |tx| {
-            tx.prepare_cached(&format!(
-                "SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"
-            ))?
-            .query_row([id.to_string()], application_from_row)
-            .optional()
+            tx.prepare_cached(&format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = ?1"))?
+                .query_row([id.to_string()], application_from_row)
+                .optional()
         })
         .await
     }
 
-    async fn list_applications(
-        &self,
-        owners: &[Id],
-        query: &ListQuery,
-    ) -> StoreResult<Page<Application>> {
+    async fn list_applications(&self, owners: &[Id], query: &ListQuery) -> StoreResult<Page<Application>> {
         let owners: Vec<String> = owners.iter().map(Id::to_string).collect();
         let query = query.clone();
         self.read(move |tx| {
@@ -372,7 +335,10 @@ impl Store for SqliteStore {
             ))
             .and_then(|mut statement| {
                 statement
-                    .query_row(params![patch.name, name_lower, patch.description, now, id.to_string()], application_from_row)
+                    .query_row(
+                        params![patch.name, name_lower, patch.description, now, id.to_string()],
+                        application_from_row,
+                    )
                     .optional()
             })
             .map_err(database)
@@ -439,11 +405,9 @@ impl Store for SqliteStore {
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>> {
         let digest = *digest;
         self.read(move |tx| {
-            tx.prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"
-            ))?
-            .query_row([digest.as_slice()], token_from_row)
-            .optional()
+            tx.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"))?
+                .query_row([digest.as_slice()], token_from_row)
+                .optional()
         })
         .await
     }
@@ -452,11 +416,7 @@ impl Store for SqliteStore {
         self.read(move |tx| select_token(tx, application, id)).await
     }
 
-    async fn list_tokens(
-        &self,
-        application: Id,
-        query: &ListQuery,
-    ) -> StoreResult<Page<TokenRecord>> {
+    async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>> {
         let query = query.clone();
         self.read(move |tx| {
             let count = "SELECT token_count FROM applications WHERE id = ?1";

@@ -19,10 +19,7 @@ impl Pool {
 
     /// Runs `work` on an idle connection, waiting for one if all are busy.
     pub fn with<T>(&self, work: impl FnOnce(&mut Connection) -> T) -> T {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut idle = self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut conn = loop {
             match idle.pop() {
                 Some(conn) => break conn,

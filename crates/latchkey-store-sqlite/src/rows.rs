@@ -8,12 +8,10 @@ use latchkey_core::Id;
 use rusqlite::types::Type;
 use rusqlite::{Error, Row};
 
-pub const TOKEN_COLUMNS: &str =
-    "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
+pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
     description, scope, status, created_at, updated_at, expires_at, digest";
 
-pub const APPLICATION_COLUMNS: &str =
-    "id, owner_type, owner_id, name, description, created_at, updated_at";
+pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
 
 /// `expires_at` of a token that never expires.
 const NEVER: Millis = i64::MAX;
@@ -32,12 +30,7 @@ pub fn id_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Id> {
         .map_err(|_| corrupt(index, "an id"))
 }
 
-fn parsed<T>(
-    row: &Row<'_>,
-    index: usize,
-    parse: fn(&str) -> Option<T>,
-    what: &str,
-) -> rusqlite::Result<T> {
+fn parsed<T>(row: &Row<'_>, index: usize, parse: fn(&str) -> Option<T>, what: &str) -> rusqlite::Result<T> {
     parse(&row.get::<_, String>(index)?).ok_or_else(|| corrupt(index, what))
 }
 
@@ -55,11 +48,7 @@ pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         },
         name: row.get(6)?,
         description: row.get(7)?,
-        scope: scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        scope: scope.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
         status: parsed(row, 9, Status::parse, "a status")?,
         creation_date: row.get(10)?,
         last_updated: row.get(11)?,

@@ -20,7 +20,9 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
     /// The database's schema is newer than this program knows.
-    #[error("the database schema is version {found}, newer than this latchkey understands ({supported}); upgrade latchkey")]
+    #[error(
+        "the database schema is version {found}, newer than this latchkey understands ({supported}); upgrade latchkey"
+    )]
     SchemaTooNew { found: i64, supported: i64 },
 }
 
@@ -45,11 +47,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_application(&self, app: &Application) -> StoreResult<()>;
     async fn application(&self, id: Id) -> StoreResult<Option<Application>>;
     /// Applications owned by any of `owners`.
-    async fn list_applications(
-        &self,
-        owners: &[Id],
-        query: &ListQuery,
-    ) -> StoreResult<Page<Application>>;
+    async fn list_applications(&self, owners: &[Id], query: &ListQuery) -> StoreResult<Page<Application>>;
     async fn update_application(
         &self,
         id: Id,
@@ -65,11 +63,7 @@ pub trait Store: Send + Sync + 'static {
     async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>>;
     /// The token `id` if it belongs to `application`.
     async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
-    async fn list_tokens(
-        &self,
-        application: Id,
-        query: &ListQuery,
-    ) -> StoreResult<Page<TokenRecord>>;
+    async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>>;
     async fn update_token(
         &self,
         application: Id,

@@ -74,20 +74,13 @@ impl Columns for ApplicationColumns {
 }
 
 /// Builds the listing conditions for rows whose `owner_id` is one of `owners`.
-pub fn listing<C: Columns>(
-    owners: &[String],
-    query: &ListQuery,
-    placeholder: Placeholder,
-) -> ListingSql {
+pub fn listing<C: Columns>(owners: &[String], query: &ListQuery, placeholder: Placeholder) -> ListingSql {
     let mut params: Vec<SqlValue> = Vec::new();
     let mut bind = |value: SqlValue| {
         params.push(value);
         placeholder(params.len())
     };
-    let owner_list: Vec<String> = owners
-        .iter()
-        .map(|owner| bind(SqlValue::Text(owner.clone())))
-        .collect();
+    let owner_list: Vec<String> = owners.iter().map(|owner| bind(SqlValue::Text(owner.clone()))).collect();
     let mut conditions = format!("owner_id IN ({})", owner_list.join(", "));
     if let Some(filter) = &query.filter {
         let column = C::filter_column(filter.field);
@@ -159,11 +152,7 @@ mod tests {
     #[test]
     fn an_infix_glob_has_no_range() {
         let query = TOKEN_LISTING
-            .parse([
-                ("filterField", "name"),
-                ("filter", "*1*"),
-                ("sortField", "id"),
-            ])
+            .parse([("filterField", "name"), ("filter", "*1*"), ("sortField", "id")])
             .unwrap();
         let sql = listing::<TokenColumns>(&["a".into(), "b".into()], &query, |n| format!("${n}"));
         assert_eq!(

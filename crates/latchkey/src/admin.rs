@@ -91,9 +91,7 @@ fn check_name(what: &str, name: &str) -> anyhow::Result<()> {
 
 async fn user_named(store: &dyn Store, name: &str) -> anyhow::Result<User> {
     store.user_by_name(name).await?.with_context(|| {
-        format!(
-            "there is no user {name:?}; create it with: latchkey admin user create --name {name:?}"
-        )
+        format!("there is no user {name:?}; create it with: latchkey admin user create --name {name:?}")
     })
 }
 
@@ -106,8 +104,7 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
     let expires = match &args.expires {
         None => None,
         Some(text) => {
-            let at = parse_rfc3339(text)
-                .with_context(|| format!("--expires {text:?} is not an RFC 3339 date-time"))?;
+            let at = parse_rfc3339(text).with_context(|| format!("--expires {text:?} is not an RFC 3339 date-time"))?;
             if at <= now_millis() {
                 bail!("--expires must be in the future");
             }
@@ -121,15 +118,7 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
     } else {
         user_named(&*store, &args.user).await?
     };
-    let token = issue_user_token(
-        &*store,
-        &signer,
-        &user,
-        "latchkey admin-token",
-        args.scopes,
-        expires,
-    )
-    .await?;
+    let token = issue_user_token(&*store, &signer, &user, "latchkey admin-token", args.scopes, expires).await?;
     println!("{token}");
     Ok(())
 }

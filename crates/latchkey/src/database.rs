@@ -35,8 +35,8 @@ impl DatabaseArgs {
         let Some(path) = sqlite_path(url) else {
             bail!("--database {url:?} is not a database URL; use sqlite://PATH");
         };
-        let store = SqliteStore::open(&path)
-            .with_context(|| format!("opening the SQLite database {}", path.display()))?;
+        let store =
+            SqliteStore::open(&path).with_context(|| format!("opening the SQLite database {}", path.display()))?;
         Ok(Arc::new(store))
     }
 }
@@ -47,10 +47,7 @@ mod tests {
 
     #[test]
     fn sqlite_urls() {
-        assert_eq!(
-            sqlite_path("sqlite://latchkey.db"),
-            Some(PathBuf::from("latchkey.db"))
-        );
+        assert_eq!(sqlite_path("sqlite://latchkey.db"), Some(PathBuf::from("latchkey.db")));
         assert_eq!(
             sqlite_path("sqlite:///var/lib/k.db"),
             Some(PathBuf::from("/var/lib/k.db"))

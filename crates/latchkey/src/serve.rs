@@ -1,6 +1,7 @@
 //! `latchkey serve`
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -32,6 +33,10 @@ pub struct ServeArgs {
     /// How many tokens' authentications are cached.
     #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
     auth_cache_capacity: usize,
+    /// Requests per second one token may make before getting 429 (with an
+    /// equal burst); 0, the default, is unlimited.
+    #[arg(long, env = "LATCHKEY_RATE_LIMIT", default_value_t = 0)]
+    rate_limit: u32,
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -50,8 +55,8 @@ fn init_logging(format: LogFormat) {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM can be handled");
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM can be handled");
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
@@ -62,19 +67,15 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let store = args.database.open()?;
-    let (signer, keys) = load_keys(&*store)
-        .await
-        .context("loading the signing keys")?;
-    if let Some(token) = bootstrap(&*store, &signer)
-        .await
-        .context("creating the admin user")?
-    {
+    let (signer, keys) = load_keys(&*store).await.context("loading the signing keys")?;
+    if let Some(token) = bootstrap(&*store, &signer).await.context("creating the admin user")? {
         eprintln!("latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:");
         eprintln!("latchkey: admin token: {token}");
     }
     let settings = Settings {
         auth_cache_ttl: Duration::from_millis(args.auth_cache_ttl_ms),
         auth_cache_capacity: args.auth_cache_capacity,
+        rate_limit: NonZeroU32::new(args.rate_limit),
     };
     let state = AppState::new(store, signer, keys, &settings);
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::list::APPLICATION_LISTING;
@@ -13,7 +13,7 @@ use latchkey_core::validate::{path_id, ApplicationPatch, ApplicationPost, Invali
 use latchkey_core::Id;
 use serde::Serialize;
 
-use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, SUCCESS};
+use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, PathParams, SUCCESS};
 use crate::auth::{Principal, Reach};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -60,26 +60,18 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let post = ApplicationPost::parse(&body(raw)?);
     let owner = match &post {
-        Ok(ApplicationPost {
-            org_id: Some(_), ..
-        }) => TargetOwner::Organization,
+        Ok(ApplicationPost { org_id: Some(_), .. }) => TargetOwner::Organization,
         _ => TargetOwner::User,
     };
     require_user(&principal, "applications.post", owner)?;
     let post = post?;
-    let Reach::User {
-        user,
-        organizations,
-    } = &principal.reach
-    else {
+    let Reach::User { user, organizations } = &principal.reach else {
         unreachable!("require_user admits only user tokens");
     };
     let (owner_type, owner_id) = match post.org_id {
         None => (AppOwnerType::User, *user),
         Some(org) if organizations.contains(&org) => (AppOwnerType::Organization, org),
-        Some(_) => {
-            return Err(Invalid::new("orgId must name an organization you are a member of").into())
-        }
+        Some(_) => return Err(Invalid::new("orgId must name an organization you are a member of").into()),
     };
     let now = now_millis();
     let app = Application {
@@ -96,12 +88,7 @@ pub async fn create(
 }
 
 /// The application, checked in the spec's order: id shape, reach, scope.
-async fn reached(
-    state: &AppState,
-    principal: &Principal,
-    application: &str,
-    verb: &str,
-) -> ApiResult<Application> {
+async fn reached(state: &AppState, principal: &Principal, application: &str, verb: &str) -> ApiResult<Application> {
     let id = path_id("applicationId", application)?;
     let app = principal.reach_loaded(state, id).await?;
     principal.require(&action(verb), app.owner_type.as_target())?;
@@ -111,7 +98,7 @@ async fn reached(
 pub async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path(application): Path<String>,
+    PathParams(application): PathParams<String>,
 ) -> ApiResult<Response> {
     let app = reached(&state, &principal, &application, "application.get").await?;
     Ok(json(StatusCode::OK, &app))
@@ -120,7 +107,7 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    Path(application): Path<String>,
+    PathParams(application): PathParams<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let app = reached(&state, &principal, &application, "application.patch").await?;
@@ -136,7 +123,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(application): Path<String>,
+    PathParams(application): PathParams<String>,
 ) -> ApiResult<Response> {
     let app = reached(&state, &principal, &application, "application.delete").await?;
     if !state.store.delete_application(app.id).await? {

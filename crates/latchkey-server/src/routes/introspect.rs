@@ -44,14 +44,11 @@ fn question(query: &Option<String>) -> ApiResult<Option<(Id, Action)>> {
     match (find("applicationId"), find("action")) {
         (None, None) => Ok(None),
         (Some(application), Some(action)) => {
-            let application = application.parse().map_err(|_| {
-                ApiError::validation("applicationId must be 24 hexadecimal characters")
-            })?;
-            let action = Action::parse(action).ok_or_else(|| {
-                ApiError::validation(
-                    "action must be resource.action, e.g. applicationApiTokens.get",
-                )
-            })?;
+            let application = application
+                .parse()
+                .map_err(|_| ApiError::validation("applicationId must be 24 hexadecimal characters"))?;
+            let action = Action::parse(action)
+                .ok_or_else(|| ApiError::validation("action must be resource.action, e.g. applicationApiTokens.get"))?;
             Ok(Some((application, action)))
         }
         _ => Err(ApiError::validation(

@@ -7,12 +7,14 @@ mod tokens;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use latchkey_core::scope::Action;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
@@ -23,10 +25,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/applications",
-            get(applications::list).post(applications::create),
-        )
+        .route("/applications", get(applications::list).post(applications::create))
         .route(
             "/applications/{applicationId}",
             get(applications::read)
@@ -39,9 +38,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/applications/{applicationId}/tokens/{apiTokenId}",
-            get(tokens::read)
-                .patch(tokens::update)
-                .delete(tokens::delete),
+            get(tokens::read).patch(tokens::update).delete(tokens::delete),
         )
         .route("/auth/introspect", get(introspect::introspect))
         .route("/.well-known/jwks.json", get(jwks::jwks))
@@ -56,6 +53,28 @@ fn action(text: &str) -> Action {
     Action::parse(text).expect("route actions are well-formed")
 }
 
+/// Path segments, refused as `400 Validation` JSON when they cannot be
+/// decoded (a bad percent-escape, say) instead of axum's plain-text reply.
+pub struct PathParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParams<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<PathParams<T>> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(params)) => Ok(PathParams(params)),
+            Err(rejection) => Err(ApiError::validation(format!(
+                "the path cannot be read: {}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
 /// The request body, or `413` when it was over the limit.
 fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|rejection| match rejection.status() {
@@ -68,18 +87,12 @@ fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
 fn query_pairs(query: &Option<String>) -> Vec<(String, String)> {
     query
         .as_deref()
-        .map(|query| {
-            form_urlencoded::parse(query.as_bytes())
-                .into_owned()
-                .collect()
-        })
+        .map(|query| form_urlencoded::parse(query.as_bytes()).into_owned().collect())
         .unwrap_or_default()
 }
 
 fn as_str_pairs(pairs: &[(String, String)]) -> impl Iterator<Item = (&str, &str)> {
-    pairs
-        .iter()
-        .map(|(key, value)| (key.as_str(), value.as_str()))
+    pairs.iter().map(|(key, value)| (key.as_str(), value.as_str()))
 }
 
 /// A JSON response, serialized straight from borrowed records.
@@ -112,11 +125,7 @@ struct ListMeta<'a> {
 }
 
 impl<'a> ListMeta<'a> {
-    fn new(
-        query: &'a latchkey_core::list::ListQuery,
-        count: usize,
-        total_count: u64,
-    ) -> ListMeta<'a> {
+    fn new(query: &'a latchkey_core::list::ListQuery, count: usize, total_count: u64) -> ListMeta<'a> {
         ListMeta {
             count,
             total_count,

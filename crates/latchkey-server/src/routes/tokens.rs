@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::list::TOKEN_LISTING;
@@ -14,7 +14,7 @@ use latchkey_core::validate::{path_id, TokenPatch, TokenPost};
 use latchkey_core::Id;
 use serde::Serialize;
 
-use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, SUCCESS};
+use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, PathParams, SUCCESS};
 use crate::auth::{Caller, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -33,7 +33,7 @@ pub struct TokenList<'a> {
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Path(application): Path<String>,
+    PathParams(application): PathParams<String>,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let (application, _) = principal
@@ -67,7 +67,7 @@ fn refuse_escalation(caller: &Caller, scope: &[String], owner: TargetOwner) -> A
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
-    Path(application): Path<String>,
+    PathParams(application): PathParams<String>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
     let (application, owner) = principal
@@ -92,14 +92,8 @@ pub async fn create(
         expiration_date: post.expiration_date,
     };
     let (record, secret) = state.signer.issue(new, now);
-    state
-        .store
-        .insert_tokens(std::slice::from_ref(&record))
-        .await?;
-    Ok(json(
-        StatusCode::CREATED,
-        &record.to_wire_with_secret(&secret),
-    ))
+    state.store.insert_tokens(std::slice::from_ref(&record)).await?;
+    Ok(json(StatusCode::CREATED, &record.to_wire_with_secret(&secret)))
 }
 
 /// Parses both ids (400), then checks reach (404) and scope (403), in the spec's order.
@@ -110,19 +104,16 @@ async fn target(
     verb: &str,
 ) -> ApiResult<(Id, Id, TargetOwner)> {
     let token = path_id("apiTokenId", token)?;
-    let (application, owner) = principal
-        .authorize(state, application, &action(verb))
-        .await?;
+    let (application, owner) = principal.authorize(state, application, &action(verb)).await?;
     Ok((application, token, owner))
 }
 
 pub async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    PathParams(ids): PathParams<(String, String)>,
 ) -> ApiResult<Response> {
-    let (application, token, _) =
-        target(&state, &principal, &ids, "applicationApiToken.get").await?;
+    let (application, token, _) = target(&state, &principal, &ids, "applicationApiToken.get").await?;
     let record = state
         .store
         .token(application, token)
@@ -134,11 +125,10 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    PathParams(ids): PathParams<(String, String)>,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (application, token, owner) =
-        target(&state, &principal, &ids, "applicationApiToken.patch").await?;
+    let (application, token, owner) = target(&state, &principal, &ids, "applicationApiToken.patch").await?;
     let patch = TokenPatch::parse(&body(raw)?)?;
     let current = state
         .store
@@ -160,10 +150,9 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
-    Path(ids): Path<(String, String)>,
+    PathParams(ids): PathParams<(String, String)>,
 ) -> ApiResult<Response> {
-    let (application, token, _) =
-        target(&state, &principal, &ids, "applicationApiToken.delete").await?;
+    let (application, token, _) = target(&state, &principal, &ids, "applicationApiToken.delete").await?;
     let deleted = state
         .store
         .delete_token(application, token)
