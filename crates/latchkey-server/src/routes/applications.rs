@@ -5,7 +5,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use latchkey_core::list::APPLICATION_LISTING;
+use latchkey_core::list::{Page, APPLICATION_LISTING};
 use latchkey_core::model::{AppOwnerType, Application};
 use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
@@ -36,6 +36,27 @@ fn require_user(principal: &Principal, verb: &str, owner: TargetOwner) -> ApiRes
     }
 }
 
+/// Whose applications a listing shows, by Losant's `orgId` parameter: absent,
+/// all the caller reaches; blank, the user's own; an id, that organization's
+/// (none when the user is not a member).
+fn listed_owners(principal: &Principal, org: Option<&str>) -> ApiResult<Vec<Id>> {
+    let Reach::User { user, organizations } = &principal.reach else {
+        return Ok(Vec::new());
+    };
+    match org.map(str::trim) {
+        None => Ok(principal.owners().unwrap_or_default()),
+        Some("") => Ok(vec![*user]),
+        Some(org) => {
+            let org = path_id("orgId", org)?;
+            Ok(organizations
+                .iter()
+                .copied()
+                .filter(|member_of| *member_of == org)
+                .collect())
+        }
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -44,8 +65,18 @@ pub async fn list(
     require_user(&principal, "applications.get", TargetOwner::User)?;
     let pairs = query_pairs(&query);
     let query = APPLICATION_LISTING.parse(as_str_pairs(&pairs))?;
-    let owners = principal.owners().unwrap_or_default();
-    let page = state.store.list_applications(&owners, &query).await?;
+    let org = pairs
+        .iter()
+        .find(|(key, _)| key == "orgId")
+        .map(|(_, value)| value.as_str());
+    let owners = listed_owners(&principal, org)?;
+    let page = match owners.is_empty() {
+        true => Page {
+            items: Vec::new(),
+            total_count: 0,
+        },
+        false => state.store.list_applications(&owners, &query).await?,
+    };
     let list = ApplicationList {
         items: &page.items,
         meta: ListMeta::new(&query, page.items.len(), page.total_count),
