@@ -3,6 +3,24 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Dates as the API writes them: UTC with milliseconds, `2016-06-13T04:00:00.000Z`.
+mod wire_date {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(date: &Option<DateTime<Utc>>, serializer: S) -> Result<S::Ok, S::Error> {
+        match date {
+            Some(date) => serializer.serialize_str(&date.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        Option::<DateTime<Utc>>::deserialize(deserializer)
+    }
+}
 
 /// Whether a token works.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,13 +86,13 @@ pub struct ApiToken {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// When it was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub creation_date: Option<DateTime<Utc>>,
     /// When it last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub last_updated: Option<DateTime<Utc>>,
     /// When it stops working; `None` if never.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub expiration_date: Option<DateTime<Utc>>,
     /// What it may do.
     #[serde(default)]
@@ -85,8 +103,10 @@ pub struct ApiToken {
     /// The secret: only in the response that created the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Fields this model does not name, kept as the server sent them.
+    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
-
 /// A page of API tokens (`schemas/apiTokens.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -126,8 +146,10 @@ pub struct ApiTokens {
     /// The kind of owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_type: Option<OwnerType>,
+    /// Fields this model does not name, kept as the server sent them.
+    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
-
 /// The body that creates an application token (`schemas/applicationApiTokenPost.json`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,7 +160,7 @@ pub struct ApplicationApiTokenPost {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// When it stops working; never when `None`. Cannot be changed later.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub expiration_date: Option<DateTime<Utc>>,
     /// Scope names; `None` means `["all.Application"]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -191,13 +213,15 @@ pub struct Application {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_type: Option<OwnerType>,
     /// When it was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub creation_date: Option<DateTime<Utc>>,
     /// When it last changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub last_updated: Option<DateTime<Utc>>,
+    /// Fields this model does not name, kept as the server sent them.
+    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
-
 /// A page of applications.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -216,8 +240,10 @@ pub struct Applications {
     /// This page's number, from 0.
     #[serde(default)]
     pub page: u64,
+    /// Fields this model does not name, kept as the server sent them.
+    #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
 }
-
 /// The body that creates an application.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -258,6 +284,8 @@ pub trait Listing {
     fn count(&self) -> u64;
     /// Items in all pages.
     fn total_count(&self) -> u64;
+    /// Appends a later page's items to this one (`count` follows).
+    fn absorb(&mut self, later: Self);
 }
 
 macro_rules! listing {
@@ -278,6 +306,10 @@ macro_rules! listing {
             }
             fn total_count(&self) -> u64 {
                 self.total_count
+            }
+            fn absorb(&mut self, later: Self) {
+                self.items.extend(later.items);
+                self.count = self.items.len() as u64;
             }
         }
     };
@@ -301,6 +333,9 @@ mod tests {
         assert_eq!(token.status, Some(TokenStatus::Active));
         assert_eq!(token.creator_type, Some(CreatorType::Flow));
         assert_eq!(token.creation_date.unwrap().timestamp(), 1_465_790_400);
+        let again = serde_json::to_value(&token).unwrap();
+        assert_eq!(again["somethingNew"]["nested"], true);
+        assert_eq!(again["creationDate"], "2016-06-13T04:00:00.000Z");
     }
 
     #[test]

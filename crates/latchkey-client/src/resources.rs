@@ -190,6 +190,20 @@ impl<'a, P: Listing + DeserializeOwned> Pager<'a, P> {
         Ok(Some(page))
     }
 
+    /// Every remaining page merged into the first: its `items` hold them all
+    /// and `count` says how many. `progress(fetched, total)` runs after each page.
+    pub async fn combined(mut self, mut progress: impl FnMut(u64, u64)) -> Result<Option<P>, Error> {
+        let Some(mut combined) = self.next_page().await? else {
+            return Ok(None);
+        };
+        progress(combined.count(), combined.total_count());
+        while let Some(page) = self.next_page().await? {
+            combined.absorb(page);
+            progress(combined.count(), combined.total_count());
+        }
+        Ok(Some(combined))
+    }
+
     /// Every remaining item, in order.
     pub async fn all(mut self) -> Result<Vec<P::Item>, Error> {
         let mut items = Vec::new();
