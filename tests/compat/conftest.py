@@ -1,0 +1,398 @@
+"""Fixtures of the compatibility suite.
+
+The suite runs the BUILT `latchkey` binary (path in the environment variable
+LATCHKEY_BIN; falls back to target/debug/latchkey of this repository) on a
+fresh SQLite file in a temporary directory, and drives it over loopback HTTP
+through Losant's official Python client `losant-rest` (module `losant_rest`).
+`requests` is used directly only for what the official client cannot express.
+"""
+
+import base64
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+import requests
+from losant_rest import Client, LosantError
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMAS_DIR = REPO / "schemas"
+SCOPES_FILE = REPO / "spec" / "scopes.json"
+
+ERROR_TYPES = {
+    400: "Validation",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+}
+
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+ID_RE = re.compile(r"^[a-f0-9]{24}$")
+
+STARTUP_TIMEOUT = 30.0
+HTTP_TIMEOUT = 15.0
+
+
+# --------------------------------------------------------------------------
+# small helpers usable from every test module (import from conftest)
+# --------------------------------------------------------------------------
+
+
+def load_schema(name):
+    with open(SCHEMAS_DIR / name, encoding="utf-8") as f:
+        return json.load(f)
+
+
+_VALIDATORS = {}
+
+
+def validate(instance, schema_name):
+    """Validate `instance` against schemas/<schema_name> (draft 7)."""
+    if schema_name not in _VALIDATORS:
+        schema = load_schema(schema_name)
+        _VALIDATORS[schema_name] = jsonschema.Draft7Validator(schema)
+    errors = sorted(_VALIDATORS[schema_name].iter_errors(instance), key=str)
+    assert not errors, "%s does not match %s: %s" % (
+        json.dumps(instance)[:500],
+        schema_name,
+        "; ".join(e.message for e in errors),
+    )
+
+
+def load_scopes():
+    with open(SCOPES_FILE, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def assert_date(value):
+    """A date on the wire: UTC ISO-8601 with milliseconds."""
+    assert isinstance(value, str) and DATE_RE.match(value), "bad date %r" % (value,)
+    return parse_date(value)
+
+
+def parse_date(value):
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def fmt_date(dt):
+    dt = dt.astimezone(timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (dt.microsecond // 1000)
+
+
+def future(seconds):
+    return fmt_date(datetime.now(timezone.utc) + timedelta(seconds=seconds))
+
+
+def random_id():
+    """A well-formed id that (overwhelmingly likely) names nothing."""
+    return os.urandom(12).hex()
+
+
+def unique(prefix="x"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:10])
+
+
+def b64url_decode(part):
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def b64url_encode(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def jwt_parts(token):
+    header, payload, signature = token.split(".")
+    return (
+        json.loads(b64url_decode(header)),
+        json.loads(b64url_decode(payload)),
+        b64url_decode(signature),
+    )
+
+
+def check_error_body(body, status):
+    """Every error is {"type", "message"} (schemas/error.json) with the type of its status."""
+    assert isinstance(body, dict), "error body is not a JSON object: %r" % (body,)
+    validate(body, "error.json")
+    assert set(body) == {"type", "message"}, "error body has keys %s" % sorted(body)
+    assert body["type"] == ERROR_TYPES[status], body
+    assert isinstance(body["message"], str) and body["message"].strip(), body
+    return body
+
+
+def expect_error(status, fn, *args, **kwargs):
+    """Call an official-client method; it must raise LosantError with `status`.
+
+    Returns the error body (already checked against schemas/error.json)."""
+    try:
+        result = fn(*args, **kwargs)
+    except LosantError as e:
+        assert e.status == status, "expected %d, got %d %r" % (status, e.status, e.data)
+        return check_error_body(e.data, status)
+    raise AssertionError("expected %d, got success: %r" % (status, result))
+
+
+def eventually(fn, timeout=2.0, interval=0.05):
+    """Call fn until it stops raising (bounded); return its result or re-raise the last error."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return fn()
+        except (AssertionError, LosantError):
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(interval)
+
+
+def assert_message_names(body, *words):
+    for word in words:
+        assert word.lower() in body["message"].lower(), "%r does not name %r" % (body["message"], word)
+
+
+# --------------------------------------------------------------------------
+# the server process
+# --------------------------------------------------------------------------
+
+
+def find_binary():
+    path = os.environ.get("LATCHKEY_BIN")
+    if not path:
+        candidate = REPO / "target" / "debug" / "latchkey"
+        if candidate.exists():
+            path = str(candidate)
+    if not path or not os.access(path, os.X_OK):
+        pytest.exit(
+            "set LATCHKEY_BIN to the built latchkey binary (cargo build; target/debug/latchkey)",
+            returncode=2,
+        )
+    return os.path.abspath(path)
+
+
+def child_env(extra=None):
+    env = dict(os.environ)
+    for key in ("LATCHKEY_LISTEN", "LATCHKEY_DATABASE", "LATCHKEY_URL", "LATCHKEY_TOKEN"):
+        env.pop(key, None)
+    env.setdefault("NO_COLOR", "1")
+    if extra:
+        env.update(extra)
+    return env
+
+
+class Server:
+    """One `latchkey serve` on a fresh SQLite file."""
+
+    def __init__(self, binary, workdir, env=None, fresh=True):
+        """fresh: the database is new, so the server must print its admin token."""
+        self.binary = binary
+        self.fresh = fresh
+        self.workdir = Path(workdir)
+        self.db_path = self.workdir / "latchkey.db"
+        self.db_url = "sqlite://" + str(self.db_path)  # absolute path: sqlite:///...
+        self.lines = []
+        self.url = None
+        self.admin_token = None
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--listen", "127.0.0.1:0", "--database", self.db_url],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=str(self.workdir),
+            env=child_env(env),
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+        self._reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._reader.start()
+        self._wait_ready()
+
+    def _read_stderr(self):
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                m = re.search(r"latchkey: admin token: (\S+)", line)
+                if m and self.admin_token is None:
+                    self.admin_token = m.group(1)
+                m = re.search(r"latchkey: listening on (http://127\.0\.0\.1:\d+)", line)
+                if m and self.url is None:
+                    self.url = m.group(1)
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        with self._cond:
+            while self.url is None or (self.fresh and self.admin_token is None):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.proc.poll() is not None:
+                    self.stop()
+                    raise RuntimeError(
+                        "latchkey did not start (want 'admin token:' and 'listening on' on stderr):\n"
+                        + self.log()
+                    )
+                self._cond.wait(min(remaining, 0.1))
+
+    def log(self):
+        with self._cond:
+            return "\n".join(self.lines[-200:])
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        """SIGKILL: no chance to flush anything."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        self._reader.join(timeout=5)
+
+    # -- the admin CLI on the same database --------------------------------
+
+    def cli(self, *args):
+        result = subprocess.run(
+            [self.binary, *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=str(self.workdir),
+            env=child_env(),
+        )
+        assert result.returncode == 0, "latchkey %s failed (%d): %s" % (
+            " ".join(args),
+            result.returncode,
+            result.stderr,
+        )
+        return result.stdout.strip()
+
+    def create_user(self, name):
+        user_id = self.cli("admin", "user", "create", "--database", self.db_url, "--name", name)
+        assert ID_RE.match(user_id), user_id
+        return user_id
+
+    def create_org(self, name, *members):
+        args = ["admin", "org", "create", "--database", self.db_url, "--name", name]
+        for member in members:
+            args += ["--member", member]
+        org_id = self.cli(*args)
+        assert ID_RE.match(org_id), org_id
+        return org_id
+
+    def user_token(self, user="admin", scopes=(), expires=None):
+        args = ["admin-token", "--database", self.db_url, "--user", user]
+        for scope in scopes:
+            args += ["--scope", scope]
+        if expires:
+            args += ["--expires", expires]
+        token = self.cli(*args)
+        assert token.count(".") == 2 and "\n" not in token, token
+        return token
+
+    # -- HTTP ---------------------------------------------------------------
+
+    def client(self, token):
+        """The official client, pointed at this server."""
+        return Client(auth_token=token, url=self.url)
+
+    def raw(self, method, path, token=None, headers=None, **kwargs):
+        """A plain `requests` call, for what the official client cannot express."""
+        h = {"Accept": "application/json"}
+        if token is not None:
+            h["Authorization"] = "Bearer " + token
+        if headers:
+            h.update(headers)
+        kwargs.setdefault("timeout", HTTP_TIMEOUT)
+        resp = requests.request(method, self.url + path, headers=h, **kwargs)
+        assert resp.status_code < 500, "%s %s -> %d %s" % (method, path, resp.status_code, resp.text[:300])
+        return resp
+
+
+def raw_error(resp, status):
+    """Check a raw `requests` response is the error `status` with a proper body."""
+    assert resp.status_code == status, "expected %d, got %d %s" % (status, resp.status_code, resp.text[:300])
+    assert resp.headers.get("Content-Type", "").startswith("application/json"), resp.headers
+    return check_error_body(resp.json(), status)
+
+
+@pytest.fixture(scope="session")
+def latchkey_bin():
+    return find_binary()
+
+
+@pytest.fixture(scope="session")
+def server(latchkey_bin, tmp_path_factory):
+    srv = Server(latchkey_bin, tmp_path_factory.mktemp("latchkey"))
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        # SIGTERM must end it cleanly, not by a crash.
+        if srv.proc.returncode not in (0, -signal.SIGTERM):
+            sys.stderr.write("latchkey exited with %s\n%s\n" % (srv.proc.returncode, srv.log()))
+
+
+@pytest.fixture(autouse=True)
+def _server_survives(request):
+    """Nothing a test sends may crash the server."""
+    yield
+    if "server" in request.fixturenames:
+        srv = request.getfixturevalue("server")
+        assert srv.alive(), "the server died:\n" + srv.log()
+        with srv._cond:
+            panics = [line for line in srv.lines if "panicked" in line]
+        assert not panics, "the server panicked:\n" + "\n".join(panics)
+
+
+@pytest.fixture(scope="session")
+def admin(server):
+    """The official client holding the admin user token printed at first start."""
+    return server.client(server.admin_token)
+
+
+@pytest.fixture(scope="session")
+def admin_record(admin):
+    """The admin token's own record (introspect)."""
+    return admin.request("GET", "/auth/introspect")
+
+
+@pytest.fixture
+def app(admin):
+    """A fresh application owned by the admin user."""
+    return admin.applications.post(application={"name": unique("app")})
+
+
+@pytest.fixture
+def mint(admin):
+    """mint(app_id, scope=None, **fields) -> the created token (with `token`), via the admin user."""
+
+    def _mint(app_id, scope=None, **fields):
+        body = {"name": fields.pop("name", unique("tok"))}
+        if scope is not None:
+            body["scope"] = list(scope)
+        body.update(fields)
+        return admin.application_api_tokens.post(applicationId=app_id, apiToken=body)
+
+    return _mint
