@@ -1,0 +1,693 @@
+//! The conformance harness: every integration test runs the *built* `latchkey`
+//! binary as a child process on a real database and talks to it over real
+//! HTTP on loopback. Nothing is mocked.
+//!
+//! A test body is written once and run against every storage backend
+//! [`backends`] yields, through [`each_backend`] or [`each_server`].
+
+// Each file in tests/ is its own crate and uses a different part of this
+// harness; what one file leaves unused is not dead code.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use reqwest::header::CONTENT_TYPE;
+use reqwest::{Method, RequestBuilder};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// Set to a PostgreSQL URL to run the whole suite against PostgreSQL too.
+pub const POSTGRES_URL_VAR: &str = "LATCHKEY_TEST_POSTGRES_URL";
+
+/// How long the server may take to print its address.
+const STARTUP_LIMIT: Duration = Duration::from_secs(20);
+/// How long one HTTP exchange may take before the test fails instead of hanging.
+const REQUEST_LIMIT: Duration = Duration::from_secs(20);
+/// How long one CLI command may take.
+const CLI_LIMIT: Duration = Duration::from_secs(30);
+/// How long one test body may run on one backend.
+const BODY_LIMIT: Duration = Duration::from_secs(120);
+
+const BINARY: &str = env!("CARGO_BIN_EXE_latchkey");
+const LISTENING: &str = "latchkey: listening on http://";
+const ADMIN_TOKEN_LINE: &str = "latchkey: admin token: ";
+
+// ---------------------------------------------------------------------------
+// Backends
+
+/// One storage backend the suite runs against: a database URL, and for a
+/// file-backed database the directory that holds its files.
+pub struct Backend {
+    pub name: &'static str,
+    pub url: String,
+    /// The SQLite file and the temporary directory it lives in (removed on drop).
+    sqlite: Option<(TempDir, PathBuf)>,
+}
+
+impl Backend {
+    /// A fresh SQLite file in its own temporary directory.
+    fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("latchkey.db");
+        Backend {
+            name: "sqlite",
+            url: format!("sqlite://{}", path.display()),
+            sqlite: Some((dir, path)),
+        }
+    }
+
+    /// Every file the database consists of (for SQLite: the database, its
+    /// write-ahead log and shared-memory index, when they exist); empty for a
+    /// server-backed database.
+    pub fn database_files(&self) -> Vec<PathBuf> {
+        let Some((_, db)) = &self.sqlite else {
+            return Vec::new();
+        };
+        ["", "-wal", "-shm"]
+            .iter()
+            .map(|suffix| PathBuf::from(format!("{}{suffix}", db.display())))
+            .filter(|path| path.exists())
+            .collect()
+    }
+
+    pub fn is_file_backed(&self) -> bool {
+        self.sqlite.is_some()
+    }
+}
+
+/// The databases every test runs against: always a fresh SQLite file; also
+/// PostgreSQL when [`POSTGRES_URL_VAR`] is set.
+///
+/// The PostgreSQL hook: the URL is used as it is, shared by every test. The
+/// tests are written for that: each makes its own applications and never
+/// counts anything outside them, and the harness mints an admin token with
+/// the CLI when the server does not print one (a database set up before).
+pub fn backends() -> Vec<Backend> {
+    let mut all = vec![Backend::sqlite()];
+    if let Ok(url) = std::env::var(POSTGRES_URL_VAR) {
+        if !url.trim().is_empty() {
+            all.push(Backend {
+                name: "postgres",
+                url,
+                sqlite: None,
+            });
+        }
+    }
+    all
+}
+
+/// Runs `test` once per backend, each run bounded in time.
+pub async fn each_backend<F, Fut>(test: F)
+where
+    F: Fn(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let name = backend.name;
+        eprintln!("=== backend: {name}");
+        if tokio::time::timeout(BODY_LIMIT, test(backend)).await.is_err() {
+            panic!("the test did not finish within {BODY_LIMIT:?} on backend {name}");
+        }
+    }
+}
+
+/// Runs `test` once per backend against a freshly started server.
+pub async fn each_server<F, Fut>(test: F)
+where
+    F: Fn(Server) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    each_backend(|backend| {
+        let server = Server::start(&backend);
+        let run = test(server);
+        async move {
+            run.await;
+            // The database's directory must outlive the server using it.
+            drop(backend);
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------
+// The server process
+
+/// A running `latchkey serve`; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub api: Api,
+    /// A user token with scope `all.User` for the `admin` user.
+    pub admin_token: String,
+    pub database_url: String,
+    /// Everything the server wrote to standard error so far.
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    pub fn start(backend: &Backend) -> Server {
+        Server::start_with_env(backend, &[])
+    }
+
+    /// Starts the server with extra environment variables (e.g. its log level).
+    pub fn start_with_env(backend: &Backend, env: &[(&str, &str)]) -> Server {
+        let mut command = cli_command();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(&backend.url)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the latchkey binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (started, startup) = mpsc::channel();
+        // Standard error is drained on its own thread for the whole life of
+        // the process, so a chatty log can never fill the pipe and block it.
+        std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || drain_stderr(stderr, &log, started)
+        });
+        let (addr, printed_token) = match startup.recv_timeout(STARTUP_LIMIT) {
+            Ok(started) => started,
+            Err(why) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "the server did not report its address ({why:?}); its log:\n{}",
+                    log.lock().unwrap()
+                );
+            }
+        };
+        // On a database set up before, the server prints no token: mint one.
+        let admin_token = printed_token.unwrap_or_else(|| run_cli(&["admin-token", "--database", &backend.url]));
+        Server {
+            child,
+            api: Api::new(addr),
+            admin_token,
+            database_url: backend.url.clone(),
+            log,
+        }
+    }
+
+    /// Everything the server has written to standard error so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Kills the server with SIGKILL, no chance to flush or clean up, and
+    /// waits until it is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Copies the server's standard error into `log`; reports the listening
+/// address (and the admin token printed before it) once seen.
+fn drain_stderr(stderr: impl Read, log: &Mutex<String>, started: mpsc::Sender<(SocketAddr, Option<String>)>) {
+    let mut reader = BufReader::new(stderr);
+    let mut admin_token = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        log.lock().unwrap().push_str(&text);
+        let text = text.trim_end();
+        if let Some(token) = text.strip_prefix(ADMIN_TOKEN_LINE) {
+            admin_token = Some(token.to_string());
+        } else if let Some(addr) = text.strip_prefix(LISTENING) {
+            let addr = addr.parse().expect("the server prints host:port");
+            let _ = started.send((addr, admin_token.take()));
+        }
+    }
+}
+
+/// The binary, with no `LATCHKEY_*` settings inherited from whoever runs the
+/// tests, so the defaults under test are the real defaults.
+fn cli_command() -> Command {
+    let mut command = Command::new(BINARY);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("LATCHKEY_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Runs a `latchkey` command to completion (bounded in time); returns its
+/// standard output, trimmed. Panics unless it succeeds.
+pub fn run_cli(args: &[&str]) -> String {
+    let mut child = cli_command()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the latchkey binary starts");
+    let deadline = Instant::now() + CLI_LIMIT;
+    while child.try_wait().expect("waiting for latchkey").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("latchkey {args:?} did not finish within {CLI_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The outputs are a line or two, well within a pipe's buffer.
+    let output = child.wait_with_output().expect("latchkey's output");
+    assert!(
+        output.status.success(),
+        "latchkey {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("latchkey prints UTF-8")
+        .trim()
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+
+/// A client of one server: cheap to clone, usable after the server died
+/// (requests then fail with an error instead of a reply).
+#[derive(Clone)]
+pub struct Api {
+    pub addr: SocketAddr,
+    pub base: String,
+    http: reqwest::Client,
+}
+
+/// A request body.
+pub enum Body<'a> {
+    None,
+    Json(&'a Value),
+    /// Bytes as they are, with this `Content-Type` (none when `None`).
+    Raw(Vec<u8>, Option<&'a str>),
+}
+
+impl Api {
+    fn new(addr: SocketAddr) -> Api {
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_LIMIT)
+            // Loopback must never go through a proxy from the environment.
+            .no_proxy()
+            .build()
+            .expect("an HTTP client");
+        Api {
+            addr,
+            base: format!("http://{addr}"),
+            http,
+        }
+    }
+
+    /// A request to `target` (a path, optionally with a query string),
+    /// carrying `Authorization: Bearer <token>` when given a token.
+    pub fn request(&self, method: Method, target: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self
+            .http
+            .request(method, format!("{}{target}", self.base))
+            .header("Accept", "application/json");
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn call(&self, method: Method, target: &str, token: Option<&str>, body: Body<'_>) -> Reply {
+        let builder = self.request(method, target, token);
+        let builder = match body {
+            Body::None => builder,
+            Body::Json(value) => builder.json(value),
+            Body::Raw(bytes, content_type) => {
+                let builder = builder.body(bytes);
+                match content_type {
+                    Some(content_type) => builder.header(CONTENT_TYPE, content_type),
+                    None => builder,
+                }
+            }
+        };
+        self.send(builder).await
+    }
+
+    /// Sends a request built with [`Api::request`] (for custom headers).
+    pub async fn send(&self, request: RequestBuilder) -> Reply {
+        let request = request.build().expect("a well-formed request");
+        let described = describe(request.method().as_str(), request.url().as_str());
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .unwrap_or_else(|error| panic!("no answer to {described}: {error}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let bytes = response.bytes().await.expect("the response body");
+        Reply::new(described, status, content_type, &bytes)
+    }
+
+    pub async fn get(&self, target: &str, token: &str) -> Reply {
+        self.call(Method::GET, target, Some(token), Body::None).await
+    }
+
+    pub async fn post(&self, target: &str, token: &str, body: &Value) -> Reply {
+        self.call(Method::POST, target, Some(token), Body::Json(body)).await
+    }
+
+    pub async fn patch(&self, target: &str, token: &str, body: &Value) -> Reply {
+        self.call(Method::PATCH, target, Some(token), Body::Json(body)).await
+    }
+
+    pub async fn delete(&self, target: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, target, Some(token), Body::None).await
+    }
+
+    /// Creates an application owned by the token's user; returns its id.
+    pub async fn create_application(&self, token: &str, name: &str) -> String {
+        let reply = self.post("/applications", token, &json!({ "name": name })).await;
+        id_of(reply.expect(201))
+    }
+
+    /// Creates an application token; returns the 201 body (with `token`).
+    pub async fn create_token(&self, token: &str, application: &str, body: &Value) -> Value {
+        self.post(&tokens_path(application), token, body)
+            .await
+            .expect(201)
+            .clone()
+    }
+
+    /// Creates an application token with default scope; returns (id, secret).
+    pub async fn new_app_token(&self, token: &str, application: &str, name: &str) -> IssuedToken {
+        IssuedToken::from_created(&self.create_token(token, application, &json!({ "name": name })).await)
+    }
+
+    /// Whether `token` authenticates: `/auth/introspect` answers 200 with the
+    /// token's own id, or 401.
+    pub async fn authenticates(&self, token: &str) -> bool {
+        let reply = self.get("/auth/introspect", token).await;
+        match reply.status {
+            200 => {
+                let body = reply.expect(200);
+                assert_eq!(body["active"], true, "{reply:?}");
+                true
+            }
+            401 => {
+                reply.expect_error(401, "Unauthorized");
+                false
+            }
+            _ => panic!("introspection answered neither 200 nor 401: {reply:?}"),
+        }
+    }
+
+    /// Sends bytes as they are over a fresh connection and reads the reply
+    /// until the server closes it: for requests no HTTP client would build
+    /// (raw invalid UTF-8, odd framing), and for bodies the server refuses
+    /// before reading them all (an HTTP client stops at the broken pipe and
+    /// never reads the reply). The request should say `Connection: close`.
+    pub async fn raw(&self, request: Vec<u8>) -> Reply {
+        let addr = self.addr;
+        tokio::task::spawn_blocking(move || raw_exchange(addr, &request))
+            .await
+            .expect("the raw exchange")
+    }
+
+    /// `method target` with this body, framed by `Content-Length`, sent raw.
+    pub async fn raw_with_body(&self, method: &str, target: &str, token: &str, body: &[u8]) -> Reply {
+        let mut request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.raw(request).await
+    }
+}
+
+fn raw_exchange(addr: SocketAddr, request: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connecting to the server");
+    stream.set_read_timeout(Some(REQUEST_LIMIT)).unwrap();
+    stream.set_write_timeout(Some(REQUEST_LIMIT)).unwrap();
+    // The server may answer (e.g. 413) and close before reading all of a
+    // large request; the reply is what matters, so write errors are not.
+    let _ = stream.write_all(request);
+    let mut response = Vec::new();
+    if let Err(error) = stream.read_to_end(&mut response) {
+        assert!(
+            !response.is_empty(),
+            "no reply to a raw request: {error}; request starts {:?}",
+            String::from_utf8_lossy(&request[..request.len().min(300)])
+        );
+    }
+    let request_line = request.split(|&byte| byte == b'\r').next().unwrap_or_default();
+    Reply::parse_raw(describe("raw", &String::from_utf8_lossy(request_line)), &response)
+}
+
+/// A request as failure messages show it: method and target, cut short.
+fn describe(method: &str, target: &str) -> String {
+    const SHOWN: usize = 300;
+    if target.len() <= SHOWN {
+        return format!("{method} {target}");
+    }
+    let cut: String = target.chars().take(SHOWN).collect();
+    format!("{method} {cut}… ({} bytes)", target.len())
+}
+
+pub fn tokens_path(application: &str) -> String {
+    format!("/applications/{application}/tokens")
+}
+
+pub fn token_path(application: &str, token_id: &str) -> String {
+    format!("/applications/{application}/tokens/{token_id}")
+}
+
+pub fn id_of(body: &Value) -> String {
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {body}"))
+        .to_string()
+}
+
+/// A token as its create response showed it, once.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub id: String,
+    pub secret: String,
+}
+
+impl IssuedToken {
+    pub fn from_created(body: &Value) -> IssuedToken {
+        IssuedToken {
+            id: id_of(body),
+            secret: body["token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no token in the create response {body}"))
+                .to_string(),
+        }
+    }
+}
+
+/// A response, with enough kept to explain any failed expectation.
+#[derive(Clone)]
+pub struct Reply {
+    /// The request this answers, for failure messages.
+    pub request: String,
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub text: String,
+    /// The body parsed as JSON, when it is JSON.
+    pub json: Option<Value>,
+}
+
+impl std::fmt::Debug for Reply {
+    /// Long bodies cut short, so a failure message stays readable.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 2000;
+        let mut text: String = self.text.chars().take(SHOWN).collect();
+        if text.len() < self.text.len() {
+            text.push_str(&format!("… ({} bytes)", self.text.len()));
+        }
+        f.debug_struct("Reply")
+            .field("request", &self.request)
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("text", &text)
+            .finish()
+    }
+}
+
+impl Reply {
+    fn new(request: String, status: u16, content_type: Option<String>, body: &[u8]) -> Reply {
+        Reply {
+            request,
+            status,
+            content_type,
+            text: String::from_utf8_lossy(body).into_owned(),
+            json: serde_json::from_slice(body).ok(),
+        }
+    }
+
+    /// A reply read off a raw socket: status line, headers, body (the
+    /// server's replies carry `Content-Length`, so no chunked decoding).
+    fn parse_raw(request: String, response: &[u8]) -> Reply {
+        let text = String::from_utf8_lossy(response);
+        let (head, _) = text
+            .split_once("\r\n\r\n")
+            .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+        let body = &response[head.len() + 4..];
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {text:?}"));
+        let content_type = lines.find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        });
+        Reply::new(request, status, content_type, body)
+    }
+
+    /// The JSON body, asserting the status and that the body is JSON.
+    #[track_caller]
+    pub fn expect(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "unexpected status: {self:?}");
+        self.json_body()
+    }
+
+    /// The message of an error reply, asserting its status and its shape:
+    /// `{"type": kind, "message": "<something a person can read>"}`.
+    #[track_caller]
+    pub fn expect_error(&self, status: u16, kind: &str) -> &str {
+        assert_eq!(self.status, status, "unexpected status: {self:?}");
+        let body = self.error_body();
+        assert_eq!(body["type"], kind, "unexpected error type: {self:?}");
+        body["message"].as_str().unwrap()
+    }
+
+    /// Whatever the status, the reply is not the server's fault (no 5xx), is
+    /// JSON, and if it is an error, it has the error shape.
+    #[track_caller]
+    pub fn expect_well_formed(&self) {
+        if let Err(problem) = self.well_formed() {
+            panic!("{problem}: {self:?}");
+        }
+    }
+
+    /// What [`Reply::expect_well_formed`] asserts, as a result, for sweeps
+    /// that collect every problem before failing.
+    pub fn well_formed(&self) -> Result<(), String> {
+        if self.status >= 500 {
+            return Err("a 5xx".into());
+        }
+        if self.status >= 400 {
+            self.checked_error_body().map(drop)
+        } else {
+            self.checked_json_body().map(drop)
+        }
+    }
+
+    #[track_caller]
+    fn json_body(&self) -> &Value {
+        self.checked_json_body()
+            .unwrap_or_else(|problem| panic!("{problem}: {self:?}"))
+    }
+
+    #[track_caller]
+    fn error_body(&self) -> &Value {
+        self.checked_error_body()
+            .unwrap_or_else(|problem| panic!("{problem}: {self:?}"))
+    }
+
+    fn checked_json_body(&self) -> Result<&Value, String> {
+        let content_type = self.content_type.as_deref().unwrap_or_default();
+        if !content_type.starts_with("application/json") {
+            return Err("the body is not declared JSON".into());
+        }
+        self.json.as_ref().ok_or_else(|| "the body is not JSON".into())
+    }
+
+    /// `{"type": "...", "message": "..."}`, both non-empty strings.
+    fn checked_error_body(&self) -> Result<&Value, String> {
+        let body = self.checked_json_body()?;
+        let non_empty = |key: &str| body[key].as_str().is_some_and(|text| !text.trim().is_empty());
+        if non_empty("type") && non_empty("message") {
+            Ok(body)
+        } else {
+            Err("not an error of the shape {type, message}".into())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Tokens as text
+
+/// The three base64url segments of a compact JWT, decoded: header and
+/// payload as JSON, signature as bytes.
+pub struct Jwt {
+    pub header: Value,
+    pub payload: Value,
+    pub signature: Vec<u8>,
+}
+
+impl Jwt {
+    pub fn decode(token: &str) -> Jwt {
+        let segments: Vec<&str> = token.split('.').collect();
+        assert_eq!(segments.len(), 3, "not a compact JWT: {token}");
+        let json = |segment: &str| -> Value {
+            serde_json::from_slice(&B64.decode(segment).expect("base64url")).expect("JSON")
+        };
+        Jwt {
+            header: json(segments[0]),
+            payload: json(segments[1]),
+            signature: B64.decode(segments[2]).expect("base64url"),
+        }
+    }
+}
+
+/// The signature segment of a compact JWT, as text.
+pub fn signature_segment(token: &str) -> &str {
+    token.rsplit('.').next().unwrap()
+}
+
+/// Every byte percent-encoded except the unreserved ones (RFC 3986), for
+/// putting arbitrary text in a query string.
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
+}
+
+pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
+    B64.encode(bytes)
+}
+
+/// A well-formed application id that no application has (ids are random).
+pub const UNKNOWN_ID: &str = "5f0000000000000000000000";
