@@ -93,6 +93,11 @@ pub const APPLICATION_LISTING: Listing = Listing {
 
 pub const MAX_PER_PAGE: u32 = 1000;
 
+/// Longest accepted filter glob: four times the longest name, far beyond any
+/// useful glob, and far below the databases' own limits (SQLite refuses a
+/// `LIKE` pattern over 50,000 bytes, which would otherwise surface as a 5xx).
+pub const MAX_FILTER_CHARS: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     pub sort_field: SortField,
@@ -192,7 +197,14 @@ impl Listing {
                 "filterField" if !value.trim().is_empty() => {
                     filter_field = Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
                 }
-                "filter" if !value.trim().is_empty() => filter = Some(Glob::new(value)),
+                "filter" if !value.trim().is_empty() => {
+                    if value.chars().count() > MAX_FILTER_CHARS {
+                        return Err(Invalid::new(format!(
+                            "filter must be at most {MAX_FILTER_CHARS} characters"
+                        )));
+                    }
+                    filter = Some(Glob::new(value))
+                }
                 _ => {}
             }
         }
@@ -270,6 +282,10 @@ mod tests {
                 "filterField must be one of: name, status",
             ),
             (&[("page", "1"), ("page", "2")], "page may be given only once"),
+            (
+                &[("filterField", "name"), ("filter", &"*a".repeat(513))],
+                "filter must be at most 1024 characters",
+            ),
         ];
         for (query, message) in cases {
             let error = parse(query).unwrap_err();
