@@ -12,18 +12,9 @@ from conftest import REPO, validate
 
 
 def seed_path():
-    # The seed lives in the shared directory next to the repository (../shared);
-    # LATCHKEY_SEED_DOC overrides.
+    # The project's copy of the seed document; LATCHKEY_SEED_DOC overrides.
     override = os.environ.get("LATCHKEY_SEED_DOC")
-    if override:
-        return Path(override)
-    for candidate in (
-        REPO.parent / "shared" / "seed" / "application-api-tokens.md",
-        REPO / "seed" / "application-api-tokens.md",
-    ):
-        if candidate.exists():
-            return candidate
-    return REPO.parent / "shared" / "seed" / "application-api-tokens.md"
+    return Path(override) if override else REPO / "spec" / "application-api-tokens.md"
 
 
 @pytest.fixture(scope="module")
