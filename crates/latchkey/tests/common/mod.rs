@@ -254,36 +254,63 @@ fn cli_command() -> Command {
     command
 }
 
-/// Runs a `latchkey` command to completion (bounded in time); returns its
-/// standard output, trimmed. Panics unless it succeeds.
-pub fn run_cli(args: &[&str]) -> String {
+/// What a finished `latchkey` command left behind.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs a `latchkey` command with extra environment variables to completion,
+/// bounded in time, successful or not. Both outputs are drained on their own
+/// threads, so a long listing can never fill a pipe and stall the command.
+pub fn cli(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
     let mut child = cli_command()
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the latchkey binary starts");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        let mut pipe = pipe.expect("the output is piped");
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            pipe.read_to_end(&mut text).expect("reading latchkey's output");
+            String::from_utf8(text).expect("latchkey prints UTF-8")
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|pipe| Box::new(pipe) as Box<dyn Read + Send>));
+    let stderr = drain(child.stderr.take().map(|pipe| Box::new(pipe) as Box<dyn Read + Send>));
     let deadline = Instant::now() + CLI_LIMIT;
-    while child.try_wait().expect("waiting for latchkey").is_none() {
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for latchkey") {
+            break status;
+        }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
             panic!("latchkey {args:?} did not finish within {CLI_LIMIT:?}");
         }
         std::thread::sleep(Duration::from_millis(10));
+    };
+    CliOutput {
+        success: status.success(),
+        code: status.code(),
+        stdout: stdout.join().expect("the stdout reader"),
+        stderr: stderr.join().expect("the stderr reader"),
     }
-    // The outputs are a line or two, well within a pipe's buffer.
-    let output = child.wait_with_output().expect("latchkey's output");
-    assert!(
-        output.status.success(),
-        "latchkey {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .expect("latchkey prints UTF-8")
-        .trim()
-        .to_string()
+}
+
+/// Runs a `latchkey` command to completion (bounded in time); returns its
+/// standard output, trimmed. Panics unless it succeeds.
+pub fn run_cli(args: &[&str]) -> String {
+    let output = cli(args, &[]);
+    assert!(output.success, "latchkey {args:?} failed: {}", output.stderr);
+    output.stdout.trim().to_string()
 }
 
 // ---------------------------------------------------------------------------

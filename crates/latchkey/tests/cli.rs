@@ -1,0 +1,449 @@
+//! The `latchkey` command line: the client commands (`tokens`, `apps`,
+//! `completions`) against a live server, and the administrator's commands.
+
+mod common;
+
+use common::{cli, each_backend, each_server, run_cli, CliOutput, Server};
+use reqwest::Method;
+use serde_json::Value;
+
+/// Runs a client command against `server` as `token`.
+fn remote(server: &Server, token: &str, args: &[&str]) -> CliOutput {
+    cli(
+        args,
+        &[("LATCHKEY_URL", server.api.base.as_str()), ("LATCHKEY_TOKEN", token)],
+    )
+}
+
+/// Runs a client command that must succeed; returns its standard output.
+fn ok(server: &Server, args: &[&str]) -> String {
+    let output = remote(server, &server.admin_token, args);
+    assert!(output.success, "latchkey {args:?} failed: {}", output.stderr);
+    output.stdout
+}
+
+fn json(server: &Server, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.extend(["--output", "json"]);
+    let stdout = ok(server, &args);
+    serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{args:?} printed no JSON ({error}): {stdout}"))
+}
+
+fn names(listing: &Value) -> Vec<&str> {
+    listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|token| token["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_commands_create_list_update_get_delete() {
+    each_server(|server| async move {
+        let app = json(
+            &server,
+            &[
+                "apps",
+                "create",
+                "--name",
+                "CLI App",
+                "--description",
+                "made by the CLI",
+            ],
+        );
+        let app = app["id"].as_str().unwrap().to_string();
+
+        // Table mode prints the token and then its secret, once, with a warning.
+        let table = ok(
+            &server,
+            &[
+                "tokens",
+                "create",
+                "--app",
+                &app,
+                "--name",
+                "first",
+                "--scope",
+                "device.get",
+                "--scope",
+                "device.sendState",
+                "--expires",
+                "2031-01-01T00:00:00Z",
+            ],
+        );
+        assert!(table.starts_with("ID"), "{table}");
+        assert!(
+            table.contains("first") && table.contains("device.get +1") && table.contains("2031-01-01"),
+            "{table}"
+        );
+        let (_, secret) = table
+            .split_once("will not be shown again; store it now:\n")
+            .expect(&table);
+        assert!(
+            server.api.authenticates(secret.trim()).await,
+            "the printed secret works"
+        );
+
+        // JSON mode prints the full API token, secret included.
+        let created = json(
+            &server,
+            &[
+                "tokens", "create", "--app", &app, "--name", "second", "--status", "inactive",
+            ],
+        );
+        assert_eq!(
+            (created["status"].as_str(), created["scope"][0].as_str()),
+            (Some("inactive"), Some("all.Application"))
+        );
+        assert!(created["token"]
+            .as_str()
+            .is_some_and(|token| token.split('.').count() == 3));
+        for n in 3..=7 {
+            ok(
+                &server,
+                &["tokens", "create", "--app", &app, "--name", &format!("tok {n}")],
+            );
+        }
+
+        let listing = json(
+            &server,
+            &[
+                "tokens",
+                "list",
+                "--app",
+                &app,
+                "--sort-field",
+                "name",
+                "--sort-direction",
+                "desc",
+                "--per-page",
+                "3",
+                "--page",
+                "1",
+            ],
+        );
+        assert_eq!(names(&listing), ["tok 4", "tok 3", "second"]);
+        assert_eq!(
+            (listing["totalCount"].as_u64(), listing["page"].as_u64()),
+            (Some(7), Some(1))
+        );
+
+        let filtered = json(
+            &server,
+            &[
+                "tokens",
+                "list",
+                "--app",
+                &app,
+                "--filter-field",
+                "name",
+                "--filter",
+                "TOK*",
+            ],
+        );
+        assert_eq!(names(&filtered), ["tok 3", "tok 4", "tok 5", "tok 6", "tok 7"]);
+        assert_eq!(filtered["filter"], "TOK*");
+        let inactive = json(
+            &server,
+            &[
+                "tokens",
+                "list",
+                "--app",
+                &app,
+                "--filter-field",
+                "status",
+                "--filter",
+                "inactive",
+            ],
+        );
+        assert_eq!(names(&inactive), ["second"]);
+
+        // --all follows every page into one result and tells stderr how far it got.
+        let mut args = vec![
+            "tokens",
+            "list",
+            "--app",
+            &app,
+            "--per-page",
+            "2",
+            "--all",
+            "--sort-field",
+            "creationDate",
+        ];
+        let output = remote(
+            &server,
+            &server.admin_token,
+            &[&args[..], &["--output", "json"]].concat(),
+        );
+        assert!(output.success, "{}", output.stderr);
+        let all: Value = serde_json::from_str(&output.stdout).unwrap();
+        assert_eq!(
+            names(&all),
+            ["first", "second", "tok 3", "tok 4", "tok 5", "tok 6", "tok 7"]
+        );
+        assert_eq!(all["count"], 7);
+        assert!(output.stderr.contains("fetched 7 of 7 tokens"), "{}", output.stderr);
+        args.push("--output");
+        args.push("table");
+        let table = ok(&server, &args);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 8, "a heading and seven rows: {table}");
+        for heading in ["ID", "NAME", "STATUS", "SCOPE", "EXPIRES", "CREATED"] {
+            assert!(lines[0].contains(heading), "{heading} in {}", lines[0]);
+        }
+        assert!(lines[2].contains("second") && lines[2].contains("inactive") && lines[2].contains("never"));
+
+        let id = created["id"].as_str().unwrap();
+        let updated = json(
+            &server,
+            &[
+                "tokens",
+                "update",
+                "--app",
+                &app,
+                "--id",
+                id,
+                "--name",
+                "renamed",
+                "--description",
+                "d",
+                "--status",
+                "active",
+            ],
+        );
+        assert_eq!(
+            (updated["name"].as_str(), updated["status"].as_str()),
+            (Some("renamed"), Some("active"))
+        );
+        let read = json(&server, &["tokens", "get", "--app", &app, "--id", id]);
+        assert_eq!((read["description"].as_str(), read.get("token")), (Some("d"), None));
+        assert!(ok(&server, &["tokens", "get", "--app", &app, "--id", id]).contains("renamed"));
+
+        assert_eq!(
+            ok(&server, &["tokens", "delete", "--app", &app, "--id", id]).trim(),
+            format!("deleted token {id}")
+        );
+        let gone = remote(
+            &server,
+            &server.admin_token,
+            &["tokens", "get", "--app", &app, "--id", id],
+        );
+        assert_eq!(gone.code, Some(1));
+        assert!(gone.stderr.starts_with("error: 404 NotFound: "), "{}", gone.stderr);
+        assert!(gone.stdout.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apps_commands_and_errors() {
+    each_server(|server| async move {
+        let app = json(&server, &["apps", "create", "--name", "Listed"]);
+        let id = app["id"].as_str().unwrap();
+        let table = ok(&server, &["apps", "list"]);
+        assert!(table.lines().next().unwrap().starts_with("ID"), "{table}");
+        assert!(table
+            .lines()
+            .any(|line| line.starts_with(id) && line.contains("Listed") && line.contains("user")));
+        let listed = json(
+            &server,
+            &["apps", "list", "--filter-field", "name", "--filter", "list*", "--all"],
+        );
+        assert_eq!(names(&listed), ["Listed"]);
+        assert_eq!(json(&server, &["apps", "get", "--app", id])["name"], "Listed");
+        assert_eq!(
+            json(&server, &["apps", "delete", "--app", id]),
+            serde_json::json!({"success": true})
+        );
+
+        // An API error: one line on stderr, exit 1, no panic or backtrace.
+        let missing = remote(&server, &server.admin_token, &["apps", "get", "--app", id]);
+        assert_eq!(missing.code, Some(1));
+        assert_eq!(missing.stderr, "error: 404 NotFound: Application was not found\n");
+        let bad = remote(&server, &server.admin_token, &["tokens", "list", "--app", "nope"]);
+        assert!(
+            bad.stderr.starts_with("error: 400 Validation: applicationId"),
+            "{}",
+            bad.stderr
+        );
+        let unauthorized = remote(&server, "garbage", &["apps", "list"]);
+        assert!(
+            unauthorized.stderr.starts_with("error: 401 Unauthorized: "),
+            "{}",
+            unauthorized.stderr
+        );
+
+        // Mistakes caught before any request.
+        let no_token = cli(&["apps", "list"], &[("LATCHKEY_URL", server.api.base.as_str())]);
+        assert_eq!(no_token.code, Some(1));
+        assert!(no_token.stderr.contains("no API token"), "{}", no_token.stderr);
+        let bad_field = remote(
+            &server,
+            &server.admin_token,
+            &["tokens", "list", "--app", id, "--sort-field", "color"],
+        );
+        assert_eq!(bad_field.code, Some(2));
+        assert!(
+            bad_field.stderr.contains("expected one of: name, status, id"),
+            "{}",
+            bad_field.stderr
+        );
+        assert!(!bad_field.stderr.contains("panicked"));
+        let refused = cli(
+            &["apps", "list"],
+            &[("LATCHKEY_URL", "http://127.0.0.1:9"), ("LATCHKEY_TOKEN", "x")],
+        );
+        assert_eq!(refused.code, Some(1));
+        assert!(
+            refused.stderr.starts_with("error: transport error"),
+            "{}",
+            refused.stderr
+        );
+    })
+    .await;
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run_cli(&["completions", shell]);
+        assert!(
+            script.contains("tokens") && script.contains("admin-token"),
+            "{shell}: {script}"
+        );
+    }
+    assert_eq!(cli(&["completions", "tcsh"], &[]).code, Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_users_and_organizations() {
+    each_backend(|backend| async move {
+        let url = backend.url.as_str();
+        let alice = run_cli(&["admin", "user", "create", "--database", url, "--name", "alice"]);
+        assert!(
+            alice.len() == 24 && alice.chars().all(|c| c.is_ascii_hexdigit()),
+            "{alice}"
+        );
+        let again = cli(&["admin", "user", "create", "--database", url, "--name", "alice"], &[]);
+        assert_eq!(again.code, Some(1));
+        assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+        let org = run_cli(&[
+            "admin",
+            "org",
+            "create",
+            "--database",
+            url,
+            "--name",
+            "acme",
+            "--member",
+            "alice",
+        ]);
+        assert_eq!(org.len(), 24);
+        let ghost = cli(
+            &[
+                "admin",
+                "org",
+                "create",
+                "--database",
+                url,
+                "--name",
+                "x",
+                "--member",
+                "ghost",
+            ],
+            &[],
+        );
+        assert!(ghost.stderr.contains("there is no user \"ghost\""), "{}", ghost.stderr);
+
+        let token = run_cli(&[
+            "admin-token",
+            "--database",
+            url,
+            "--user",
+            "alice",
+            "--scope",
+            "all.User.read",
+        ]);
+        let unknown = cli(&["admin-token", "--database", url, "--scope", "all.Everything"], &[]);
+        assert!(unknown.stderr.contains("not a scope name"), "{}", unknown.stderr);
+        let past = cli(
+            &["admin-token", "--database", url, "--expires", "2001-01-01T00:00:00Z"],
+            &[],
+        );
+        assert!(past.stderr.contains("in the future"), "{}", past.stderr);
+
+        // alice's token works on a server, and reaches her organization.
+        let server = Server::start(&backend);
+        let app = server.api.create_application(&server.admin_token, "admin's own").await;
+        let body = server.api.get("/auth/introspect", &token).await;
+        assert_eq!(body.expect(200)["creatorName"], "alice");
+        let reply = server.api.get(&format!("/applications/{app}"), &token).await;
+        reply.expect_error(404, "NotFound");
+        drop(server);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_configured_rate_limit_answers_429_with_retry_after() {
+    each_backend(|backend| async move {
+        let server = Server::start_with_env(&backend, &[("LATCHKEY_RATE_LIMIT", "3")]);
+        let mut statuses = Vec::new();
+        let mut retry_after = None;
+        for _ in 0..10 {
+            let response = server
+                .api
+                .request(Method::GET, "/auth/introspect", Some(&server.admin_token))
+                .send()
+                .await
+                .expect("an answer");
+            statuses.push(response.status().as_u16());
+            if response.status() == 429 {
+                retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .map(|value| value.to_str().unwrap().to_string());
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(body["type"], "TooManyRequests");
+            }
+        }
+        assert_eq!(&statuses[..3], [200, 200, 200], "the burst is allowed: {statuses:?}");
+        assert!(statuses.contains(&429), "{statuses:?}");
+        assert!(retry_after.is_some_and(|seconds| seconds.parse::<u64>().is_ok_and(|s| s >= 1)));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused_with_a_clear_message() {
+    each_backend(|backend| async move {
+        if !backend.is_file_backed() {
+            return; // a server-backed database keeps its version its own way
+        }
+        run_cli(&[
+            "admin",
+            "user",
+            "create",
+            "--database",
+            &backend.url,
+            "--name",
+            "someone",
+        ]);
+        let path = backend.database_files()[0].clone();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let refused = cli(&["admin-token", "--database", &backend.url], &[]);
+        assert_eq!(refused.code, Some(1));
+        assert!(
+            refused
+                .stderr
+                .contains("schema is version 99, newer than this latchkey understands"),
+            "{}",
+            refused.stderr
+        );
+    })
+    .await;
+}
