@@ -15,7 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let my_application_id = std::env::var("APPLICATION_ID")?;
 
     let client = Client::builder().base_url(url).token(token).build()?;
-    let result = client.application_api_tokens().get(&my_application_id, &TokenListParams::new()).await?;
+    let result = client
+        .application_api_tokens()
+        .get(&my_application_id, &TokenListParams::new())
+        .await?;
 
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())

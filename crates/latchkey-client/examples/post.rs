@@ -20,7 +20,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         scope: Some(vec!["all.Application.read".into()]),
         ..Default::default()
     };
-    let result = client.application_api_tokens().post(&my_application_id, &my_api_token).await?;
+    let result = client
+        .application_api_tokens()
+        .post(&my_application_id, &my_api_token)
+        .await?;
 
     println!("{}", serde_json::to_string_pretty(&result)?);
     Ok(())

@@ -53,7 +53,10 @@ fn die_quietly_on_closed_pipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Tokens(_) | Command::Apps(_) | Command::Completions { .. }) {
+    if matches!(
+        cli.command,
+        Command::Tokens(_) | Command::Apps(_) | Command::Completions { .. }
+    ) {
         die_quietly_on_closed_pipe();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
