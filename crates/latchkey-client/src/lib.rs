@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod client;
 mod error;
 mod models;
