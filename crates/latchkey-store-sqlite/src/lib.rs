@@ -197,6 +197,10 @@ fn select_token(tx: &Transaction<'_>, application: Id, id: Id) -> rusqlite::Resu
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|tx| tx.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
         self.write(move |tx| {
             let select = "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid";

@@ -30,6 +30,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Succeeds when the database answers a trivial query (for `/ready`).
+    async fn ping(&self) -> StoreResult<()>;
+
     /// Every signing key, oldest first. When there is none, stores `candidate`
     /// first, so concurrent first starts agree on one key.
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>>;
