@@ -17,7 +17,7 @@ use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenOw
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::sql::{listing, ApplicationColumns, Columns, ListingSql, SqlValue, TokenColumns};
+use latchkey_store::sql::{count_select, listing, page_select, ApplicationColumns, Columns, SqlValue, TokenColumns};
 use latchkey_store::{Store, StoreError, StoreResult};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
@@ -64,13 +64,6 @@ fn sql_values(params: Vec<SqlValue>) -> Vec<Value> {
         .collect()
 }
 
-fn page_select(table: &str, columns: &str, sql: &ListingSql, per_page: u32, offset: i64) -> String {
-    format!(
-        "SELECT {columns} FROM {table} WHERE {} {} LIMIT {per_page} OFFSET {offset}",
-        sql.conditions, sql.order_by
-    )
-}
-
 /// Runs a listing: one page of rows and the count of all matches, read in
 /// one transaction so they agree.
 fn list_page<C: Columns, T>(
@@ -91,7 +84,7 @@ fn list_page<C: Columns, T>(
             .optional()?
             .unwrap_or(0),
         _ => tx
-            .prepare_cached(&format!("SELECT COUNT(*) FROM {table} WHERE {}", sql.conditions))?
+            .prepare_cached(&count_select(table, &sql))?
             .query_row(params_from_iter(params.iter()), |row| row.get(0))?,
     };
     let items = match query.offset() {

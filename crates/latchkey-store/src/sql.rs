@@ -73,6 +73,19 @@ impl Columns for ApplicationColumns {
     }
 }
 
+/// The query for one page of a listing.
+pub fn page_select(table: &str, columns: &str, sql: &ListingSql, per_page: u32, offset: i64) -> String {
+    format!(
+        "SELECT {columns} FROM {table} WHERE {} {} LIMIT {per_page} OFFSET {offset}",
+        sql.conditions, sql.order_by
+    )
+}
+
+/// The query counting every row a listing matches.
+pub fn count_select(table: &str, sql: &ListingSql) -> String {
+    format!("SELECT COUNT(*) FROM {table} WHERE {}", sql.conditions)
+}
+
 /// Builds the listing conditions for rows whose `owner_id` is one of `owners`.
 pub fn listing<C: Columns>(owners: &[String], query: &ListQuery, placeholder: Placeholder) -> ListingSql {
     let mut params: Vec<SqlValue> = Vec::new();

@@ -111,7 +111,7 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
             Some(at)
         }
     };
-    let store = args.database.open()?;
+    let store = args.database.open().await?;
     let (signer, _) = load_keys(&*store).await?;
     let user = if args.user == ADMIN_USER {
         store.user_or_create(ADMIN_USER, now_millis()).await?.0
@@ -127,7 +127,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::User(UserCommand::Create { database, name }) => {
             check_name("--name", &name)?;
-            let store = database.open()?;
+            let store = database.open().await?;
             let user = User {
                 id: Id::generate(now_millis() / 1000),
                 name,
@@ -141,7 +141,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             members,
         }) => {
             check_name("--name", &name)?;
-            let store = database.open()?;
+            let store = database.open().await?;
             let mut member_ids = Vec::with_capacity(members.len());
             for member in &members {
                 member_ids.push(user_named(&*store, member).await?.id);
@@ -168,7 +168,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .app
         .parse()
         .context("--app must be an application id (24 hex characters)")?;
-    let store = args.database.open()?;
+    let store = args.database.open().await?;
     if store.application(application).await?.is_none() {
         bail!("there is no application {application}");
     }

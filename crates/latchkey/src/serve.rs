@@ -66,7 +66,7 @@ async fn shutdown_signal() {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
-    let store = args.database.open()?;
+    let store = args.database.open().await?;
     let (signer, keys) = load_keys(&*store).await.context("loading the signing keys")?;
     if let Some(token) = bootstrap(&*store, &signer).await.context("creating the admin user")? {
         eprintln!("latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:");

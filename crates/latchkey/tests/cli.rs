@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cli, each_backend, each_server, run_cli, CliOutput, Server};
+use common::{cli, each_backend, each_server, run_cli, unique, CliOutput, Server};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -320,12 +320,13 @@ fn completions_for_each_shell() {
 async fn admin_users_and_organizations() {
     each_backend(|backend| async move {
         let url = backend.url.as_str();
-        let alice = run_cli(&["admin", "user", "create", "--database", url, "--name", "alice"]);
+        let (alice, acme) = (unique("alice"), unique("acme"));
+        let alice_id = run_cli(&["admin", "user", "create", "--database", url, "--name", &alice]);
         assert!(
-            alice.len() == 24 && alice.chars().all(|c| c.is_ascii_hexdigit()),
-            "{alice}"
+            alice_id.len() == 24 && alice_id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{alice_id}"
         );
-        let again = cli(&["admin", "user", "create", "--database", url, "--name", "alice"], &[]);
+        let again = cli(&["admin", "user", "create", "--database", url, "--name", &alice], &[]);
         assert_eq!(again.code, Some(1));
         assert!(again.stderr.contains("already exists"), "{}", again.stderr);
 
@@ -336,9 +337,9 @@ async fn admin_users_and_organizations() {
             "--database",
             url,
             "--name",
-            "acme",
+            &acme,
             "--member",
-            "alice",
+            &alice,
         ]);
         assert_eq!(org.len(), 24);
         let ghost = cli(
@@ -349,7 +350,7 @@ async fn admin_users_and_organizations() {
                 "--database",
                 url,
                 "--name",
-                "x",
+                &unique("x"),
                 "--member",
                 "ghost",
             ],
@@ -362,7 +363,7 @@ async fn admin_users_and_organizations() {
             "--database",
             url,
             "--user",
-            "alice",
+            &alice,
             "--scope",
             "all.User.read",
         ]);
@@ -378,7 +379,7 @@ async fn admin_users_and_organizations() {
         let server = Server::start(&backend);
         let app = server.api.create_application(&server.admin_token, "admin's own").await;
         let body = server.api.get("/auth/introspect", &token).await;
-        assert_eq!(body.expect(200)["creatorName"], "alice");
+        assert_eq!(body.expect(200)["creatorName"], alice.as_str());
         let reply = server.api.get(&format!("/applications/{app}"), &token).await;
         reply.expect_error(404, "NotFound");
         drop(server);

@@ -254,6 +254,18 @@ fn cli_command() -> Command {
     command
 }
 
+/// `base` made unique to this run, for names that must not collide with
+/// earlier runs on a shared database (user and organization names are).
+pub fn unique(base: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{base}-{}-{nanos:x}-{count}", std::process::id())
+}
+
 /// What a finished `latchkey` command left behind.
 #[derive(Debug)]
 pub struct CliOutput {

@@ -1,0 +1,539 @@
+//! The PostgreSQL backend: any number of Latchkey instances share one
+//! database. A pool of connections (deadpool) with bounded waits, so an
+//! unreachable database turns into prompt errors (503s), never hangs.
+
+mod rows;
+mod schema;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use latchkey_core::glob::fold_case;
+use latchkey_core::list::{ListQuery, Page};
+use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User};
+use latchkey_core::time::Millis;
+use latchkey_core::validate::{ApplicationPatch, TokenPatch};
+use latchkey_core::Id;
+use latchkey_store::sql::{count_select, listing, page_select, ApplicationColumns, Columns, SqlValue, TokenColumns};
+use latchkey_store::{Store, StoreError, StoreResult};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, NoTls, Row};
+
+use rows::{application_from_row, expires_at, key_from_row, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
+
+pub use schema::SUPPORTED_VERSION;
+
+/// How the connection pool behaves.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_size: usize,
+    /// Longest wait for a free connection before the request fails (503).
+    pub wait_timeout: Duration,
+    /// Longest wait to open a new connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> PoolSettings {
+        PoolSettings {
+            max_size: 16,
+            wait_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+pub(crate) fn database(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+fn dollar(n: usize) -> String {
+    format!("${n}")
+}
+
+fn bind(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|value| match value {
+            SqlValue::Text(text) => text as &(dyn ToSql + Sync),
+            SqlValue::Int(int) => int as &(dyn ToSql + Sync),
+        })
+        .collect()
+}
+
+fn map_rows<T>(rows: Vec<Row>, from_row: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(from_row).collect()
+}
+
+/// One page of a listing and the count of all matches, read from one snapshot.
+async fn list_page<C: Columns, T>(
+    client: &mut Object,
+    table: &str,
+    columns: &str,
+    owners: &[String],
+    query: &ListQuery,
+    unfiltered_count: Option<&str>,
+    from_row: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Page<T>> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(database)?;
+    let sql = listing::<C>(owners, query, dollar);
+    let params = bind(&sql.params);
+    let total_count: i64 = match (unfiltered_count, &query.filter) {
+        (Some(count_sql), None) => {
+            let row = tx.query_opt(count_sql, &params).await.map_err(database)?;
+            row.map(|row| row.get(0)).unwrap_or(0)
+        }
+        _ => tx
+            .query_one(&count_select(table, &sql), &params)
+            .await
+            .map_err(database)?
+            .get(0),
+    };
+    let items = match query.offset() {
+        None => Vec::new(),
+        Some(offset) => {
+            let statement = tx
+                .prepare_cached(&page_select(table, columns, &sql, query.per_page, offset))
+                .await;
+            map_rows(
+                tx.query(&statement.map_err(database)?, &params)
+                    .await
+                    .map_err(database)?,
+                from_row,
+            )?
+        }
+    };
+    tx.commit().await.map_err(database)?;
+    Ok(Page {
+        items,
+        total_count: total_count.max(0) as u64,
+    })
+}
+
+async fn insert_named(
+    client: &impl GenericClient,
+    table: &str,
+    what: &str,
+    id: Id,
+    name: &str,
+    now: Millis,
+) -> StoreResult<()> {
+    let sql = format!("INSERT INTO {table} (id, name, created_at) VALUES ($1, $2, $3)");
+    match client.execute(&sql, &[&id.to_string(), &name, &now]).await {
+        Ok(_) => Ok(()),
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            Err(StoreError::Conflict(format!("{what} {name:?}")))
+        }
+        Err(error) => Err(database(error)),
+    }
+}
+
+async fn select_token(client: &impl GenericClient, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+    let sql =
+        format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application'");
+    let row = client
+        .query_opt(&sql, &[&application.to_string(), &id.to_string()])
+        .await
+        .map_err(database)?;
+    row.as_ref().map(token_from_row).transpose()
+}
+
+impl PostgresStore {
+    /// Connects (bounded by `settings.connect_timeout`) and migrates the schema.
+    pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<PostgresStore> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|error| StoreError::Database(format!("the PostgreSQL URL is not valid: {error}")))?;
+        config.connect_timeout(settings.connect_timeout);
+        config.application_name("latchkey");
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.wait_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .build()
+            .map_err(database)?;
+        let store = PostgresStore { pool };
+        let mut client = store.client().await?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        Ok(store)
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {error}")))
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.simple_query("SELECT 1").await.map_err(database)?;
+        Ok(())
+    }
+
+    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        // Concurrent first starts queue here, so exactly one key is made.
+        tx.batch_execute("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .map_err(database)?;
+        let rows = tx
+            .query(
+                "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid",
+                &[],
+            )
+            .await
+            .map_err(database)?;
+        let mut keys = map_rows(rows, key_from_row)?;
+        if keys.is_empty() {
+            tx.execute(
+                "INSERT INTO signing_keys (kid, seed, created_at) VALUES ($1, $2, $3)",
+                &[&candidate.kid, &candidate.seed.as_slice(), &candidate.created_at],
+            )
+            .await
+            .map_err(database)?;
+            keys.push(candidate);
+        }
+        tx.commit().await.map_err(database)?;
+        Ok(keys)
+    }
+
+    async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)> {
+        let client = self.client().await?;
+        let candidate = Id::generate(now / 1000);
+        let inserted = client
+            .query_opt(
+                "INSERT INTO users (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING RETURNING id",
+                &[&candidate.to_string(), &name, &now],
+            )
+            .await
+            .map_err(database)?;
+        if inserted.is_some() {
+            return Ok((
+                User {
+                    id: candidate,
+                    name: name.to_string(),
+                },
+                true,
+            ));
+        }
+        let existing = self.user_by_name(name).await?;
+        Ok((
+            existing.ok_or_else(|| StoreError::Missing(format!("user {name:?} vanished while being read")))?,
+            false,
+        ))
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt("SELECT id, name FROM users WHERE name = $1", &[&name])
+            .await
+            .map_err(database)?;
+        row.map(|row| {
+            Ok(User {
+                id: rows::id_at(&row, "id")?,
+                name: row.get("name"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        insert_named(&client, "users", "user", user.id, &user.name, now).await
+    }
+
+    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        insert_named(&tx, "organizations", "organization", org.id, &org.name, now).await?;
+        for member in &org.members {
+            tx.execute(
+                "INSERT INTO organization_members (organization_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&org.id.to_string(), &member.to_string()],
+            )
+            .await
+            .map_err(database)?;
+        }
+        tx.commit().await.map_err(database)
+    }
+
+    async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT organization_id FROM organization_members WHERE user_id = $1 ORDER BY organization_id",
+                &[&user.to_string()],
+            )
+            .await
+            .map_err(database)?;
+        rows.iter().map(|row| rows::id_at(row, "organization_id")).collect()
+    }
+
+    async fn create_application(&self, app: &Application) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &app.id.to_string(),
+                    &app.owner_type.as_str(),
+                    &app.owner_id.to_string(),
+                    &app.name,
+                    &fold_case(&app.name),
+                    &app.description,
+                    &app.creation_date,
+                    &app.last_updated,
+                ],
+            )
+            .await
+            .map_err(database)?;
+        Ok(())
+    }
+
+    async fn application(&self, id: Id) -> StoreResult<Option<Application>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE id = $1");
+        let statement = client.prepare_cached(&sql).await.map_err(database)?;
+        let row = client
+            .query_opt(&statement, &[&id.to_string()])
+            .await
+            .map_err(database)?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    async fn list_applications(&self, owners: &[Id], query: &ListQuery) -> StoreResult<Page<Application>> {
+        let owners: Vec<String> = owners.iter().map(Id::to_string).collect();
+        let mut client = self.client().await?;
+        list_page::<ApplicationColumns, _>(
+            &mut client,
+            "applications",
+            APPLICATION_COLUMNS,
+            &owners,
+            query,
+            None,
+            application_from_row,
+        )
+        .await
+    }
+
+    async fn update_application(
+        &self,
+        id: Id,
+        patch: &ApplicationPatch,
+        now: Millis,
+    ) -> StoreResult<Option<Application>> {
+        let client = self.client().await?;
+        let name_lower = patch.name.as_deref().map(fold_case);
+        let sql = format!(
+            "UPDATE applications SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
+             description = coalesce($3, description), updated_at = $4 WHERE id = $5 RETURNING {APPLICATION_COLUMNS}"
+        );
+        let row = client
+            .query_opt(
+                &sql,
+                &[&patch.name, &name_lower, &patch.description, &now, &id.to_string()],
+            )
+            .await
+            .map_err(database)?;
+        row.as_ref().map(application_from_row).transpose()
+    }
+
+    async fn delete_application(&self, id: Id) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        let id = id.to_string();
+        tx.execute(
+            "DELETE FROM tokens WHERE owner_id = $1 AND owner_type = 'application'",
+            &[&id],
+        )
+        .await
+        .map_err(database)?;
+        let deleted = tx
+            .execute("DELETE FROM applications WHERE id = $1", &[&id])
+            .await
+            .map_err(database)?;
+        tx.commit().await.map_err(database)?;
+        Ok(deleted > 0)
+    }
+
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+        let column = |value: fn(&TokenRecord) -> String| tokens.iter().map(value).collect::<Vec<String>>();
+        let ids = column(|t| t.id.to_string());
+        let owner_types = column(|t| t.owner_type.as_str().to_string());
+        let owner_ids = column(|t| t.owner_id.to_string());
+        let creator_types = column(|t| t.creator.kind.as_str().to_string());
+        let creator_ids = column(|t| t.creator.id.to_string());
+        let creator_names = column(|t| t.creator.name.clone());
+        let names = column(|t| t.name.clone());
+        let descriptions = column(|t| t.description.clone());
+        let scopes = column(|t| t.scope.join(" "));
+        let statuses = column(|t| t.status.as_str().to_string());
+        let names_lower = column(|t| fold_case(&t.name));
+        let created: Vec<i64> = tokens.iter().map(|t| t.creation_date).collect();
+        let updated: Vec<i64> = tokens.iter().map(|t| t.last_updated).collect();
+        let expires: Vec<i64> = tokens.iter().map(|t| expires_at(t.expiration_date)).collect();
+        let digests: Vec<&[u8]> = tokens.iter().map(|t| t.digest.as_slice()).collect();
+        let mut per_application: HashMap<String, i64> = HashMap::new();
+        for token in tokens.iter().filter(|t| t.owner_type == TokenOwnerType::Application) {
+            *per_application.entry(token.owner_id.to_string()).or_default() += 1;
+        }
+
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) SELECT * FROM UNNEST(
+                    $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                    $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::bytea[], $15::text[])"
+            ),
+            &[
+                &ids,
+                &owner_types,
+                &owner_ids,
+                &creator_types,
+                &creator_ids,
+                &creator_names,
+                &names,
+                &descriptions,
+                &scopes,
+                &statuses,
+                &created,
+                &updated,
+                &expires,
+                &digests,
+                &names_lower,
+            ],
+        )
+        .await
+        .map_err(database)?;
+        for (application, count) in &per_application {
+            tx.execute(
+                "UPDATE applications SET token_count = token_count + $2 WHERE id = $1",
+                &[application, count],
+            )
+            .await
+            .map_err(database)?;
+        }
+        tx.commit().await.map_err(database)
+    }
+
+    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"))
+            .await
+            .map_err(database)?;
+        let row = client
+            .query_opt(&statement, &[&digest.as_slice()])
+            .await
+            .map_err(database)?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+        let client = self.client().await?;
+        select_token(&client, application, id).await
+    }
+
+    async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>> {
+        let mut client = self.client().await?;
+        let count = "SELECT token_count FROM applications WHERE id = $1";
+        let owners = [application.to_string()];
+        list_page::<TokenColumns, _>(
+            &mut client,
+            "tokens",
+            TOKEN_COLUMNS,
+            &owners,
+            query,
+            Some(count),
+            token_from_row,
+        )
+        .await
+    }
+
+    async fn update_token(
+        &self,
+        application: Id,
+        id: Id,
+        patch: &TokenPatch,
+        now: Millis,
+    ) -> StoreResult<Option<TokenRecord>> {
+        let client = self.client().await?;
+        let name_lower = patch.name.as_deref().map(fold_case);
+        let status = patch.status.map(|status| status.as_str());
+        let sql = format!(
+            "UPDATE tokens SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
+             description = coalesce($3, description), status = coalesce($4, status), updated_at = $5
+             WHERE owner_id = $6 AND id = $7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
+        );
+        let row = client
+            .query_opt(
+                &sql,
+                &[
+                    &patch.name,
+                    &name_lower,
+                    &patch.description,
+                    &status,
+                    &now,
+                    &application.to_string(),
+                    &id.to_string(),
+                ],
+            )
+            .await
+            .map_err(database)?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        let sql = format!(
+            "DELETE FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
+        );
+        let row = tx
+            .query_opt(&sql, &[&application.to_string(), &id.to_string()])
+            .await
+            .map_err(database)?;
+        let Some(token) = row.as_ref().map(token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE applications SET token_count = token_count - 1 WHERE id = $1",
+            &[&application.to_string()],
+        )
+        .await
+        .map_err(database)?;
+        tx.commit().await.map_err(database)?;
+        Ok(Some(token))
+    }
+}

@@ -1,0 +1,82 @@
+//! Rows to records.
+
+use latchkey_core::model::{
+    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, TokenOwnerType, TokenRecord,
+};
+use latchkey_core::time::Millis;
+use latchkey_core::Id;
+use latchkey_store::StoreError;
+use tokio_postgres::Row;
+
+pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
+    description, scope, status, created_at, updated_at, expires_at, digest";
+
+pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
+
+/// `expires_at` of a token that never expires.
+const NEVER: Millis = i64::MAX;
+
+pub fn expires_at(expiration: Option<Millis>) -> Millis {
+    expiration.unwrap_or(NEVER)
+}
+
+fn corrupt(column: &str) -> StoreError {
+    StoreError::Database(format!("column {column} holds a value latchkey did not write"))
+}
+
+fn parsed<T>(row: &Row, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, StoreError> {
+    parse(row.try_get::<_, &str>(column).map_err(crate::database)?).ok_or_else(|| corrupt(column))
+}
+
+pub fn id_at(row: &Row, column: &str) -> Result<Id, StoreError> {
+    parsed(row, column, |text| text.parse().ok())
+}
+
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: &str) -> Result<T, StoreError> {
+    row.try_get(column).map_err(crate::database)
+}
+
+pub fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
+    let scope: &str = get(row, "scope")?;
+    let expires: Millis = get(row, "expires_at")?;
+    let digest: &[u8] = get(row, "digest")?;
+    Ok(TokenRecord {
+        id: id_at(row, "id")?,
+        owner_type: parsed(row, "owner_type", TokenOwnerType::parse)?,
+        owner_id: id_at(row, "owner_id")?,
+        creator: Creator {
+            kind: parsed(row, "creator_type", CreatorType::parse)?,
+            id: id_at(row, "creator_id")?,
+            name: get(row, "creator_name")?,
+        },
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        scope: scope.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+        status: parsed(row, "status", Status::parse)?,
+        creation_date: get(row, "created_at")?,
+        last_updated: get(row, "updated_at")?,
+        expiration_date: (expires != NEVER).then_some(expires),
+        digest: digest.try_into().map_err(|_| corrupt("digest"))?,
+    })
+}
+
+pub fn application_from_row(row: &Row) -> Result<Application, StoreError> {
+    Ok(Application {
+        id: id_at(row, "id")?,
+        owner_type: parsed(row, "owner_type", AppOwnerType::parse)?,
+        owner_id: id_at(row, "owner_id")?,
+        name: get(row, "name")?,
+        description: get(row, "description")?,
+        creation_date: get(row, "created_at")?,
+        last_updated: get(row, "updated_at")?,
+    })
+}
+
+pub fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
+    let seed: &[u8] = get(row, "seed")?;
+    Ok(StoredKey {
+        kid: get(row, "kid")?,
+        seed: seed.try_into().map_err(|_| corrupt("seed"))?,
+        created_at: get(row, "created_at")?,
+    })
+}
