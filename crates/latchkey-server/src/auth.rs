@@ -6,6 +6,9 @@
 //! token", are cached for `ttl`; this process's own PATCH, DELETE and
 //! application deletions evict at once, and the ttl bounds how long a change
 //! made elsewhere (another instance on the same database) can go unseen.
+//!
+//! Every refusal is counted in `/metrics` by its [`AuthFailure`], and every
+//! lookup as a cache hit or miss.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,10 +54,65 @@ impl std::ops::Deref for Principal {
     }
 }
 
+/// Why a request was refused `401`; the label of its count in `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// No `Authorization` header.
+    MissingHeader,
+    /// Not exactly one `Authorization: Bearer <token>` header of readable text.
+    MalformedHeader,
+    /// Not a token this service signed: forged, garbled or not a JWT at all.
+    BadSignature,
+    /// Correctly signed, but no such token (deleted) or its application is gone.
+    UnknownToken,
+    Inactive,
+    Expired,
+}
+
+impl AuthFailure {
+    pub const ALL: [AuthFailure; 6] = [
+        AuthFailure::MissingHeader,
+        AuthFailure::MalformedHeader,
+        AuthFailure::BadSignature,
+        AuthFailure::UnknownToken,
+        AuthFailure::Inactive,
+        AuthFailure::Expired,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthFailure::MissingHeader => "missing_header",
+            AuthFailure::MalformedHeader => "malformed_header",
+            AuthFailure::BadSignature => "bad_signature",
+            AuthFailure::UnknownToken => "unknown_token",
+            AuthFailure::Inactive => "inactive",
+            AuthFailure::Expired => "expired",
+        }
+    }
+
+    /// The client's answer. A forged and an unknown token read alike, so a
+    /// caller learns nothing about which signatures or tokens exist.
+    fn error(self) -> ApiError {
+        ApiError::unauthorized(match self {
+            AuthFailure::MissingHeader => "send exactly one header Authorization: Bearer <token>",
+            AuthFailure::MalformedHeader => "send exactly one header Authorization: Bearer <token>, as plain text",
+            AuthFailure::BadSignature | AuthFailure::UnknownToken => {
+                "the token is not valid: unknown, revoked or forged"
+            }
+            AuthFailure::Inactive => "the token is inactive",
+            AuthFailure::Expired => "the token has expired",
+        })
+    }
+}
+
+/// What a token's digest resolved to: the caller, or why there is none (kept
+/// so a cached refusal is still counted under its reason).
+type Verdict = Result<Arc<Caller>, AuthFailure>;
+
 #[derive(Clone)]
 struct Cached {
     fetched: Instant,
-    caller: Option<Arc<Caller>>,
+    verdict: Verdict,
 }
 
 pub struct AuthCache {
@@ -78,7 +136,7 @@ impl AuthCache {
     /// Forgets every token of `application` (after the application's deletion).
     pub fn evict_application(&self, application: Id) {
         self.entries.retain(|_, cached| {
-            !cached.caller.as_ref().is_some_and(|caller| {
+            !cached.verdict.as_ref().is_ok_and(|caller| {
                 caller.token.owner_type == TokenOwnerType::Application && caller.token.owner_id == application
             })
         });
@@ -86,36 +144,32 @@ impl AuthCache {
 }
 
 /// The single token of `Authorization: Bearer <token>`, scheme in any case.
-fn bearer(parts: &Parts) -> ApiResult<&str> {
+fn bearer(parts: &Parts) -> Result<&str, AuthFailure> {
     let mut values = parts.headers.get_all(AUTHORIZATION).iter();
-    let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(ApiError::unauthorized(
-            "send exactly one header Authorization: Bearer <token>",
-        ));
+    let value = match (values.next(), values.next()) {
+        (None, _) => return Err(AuthFailure::MissingHeader),
+        (Some(value), None) => value,
+        (Some(_), Some(_)) => return Err(AuthFailure::MalformedHeader),
     };
-    let value = value
-        .to_str()
-        .map_err(|_| ApiError::unauthorized("the Authorization header is not readable text"))?;
+    let value = value.to_str().map_err(|_| AuthFailure::MalformedHeader)?;
     let mut words = value.split_ascii_whitespace();
     match (words.next(), words.next(), words.next()) {
         (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Ok(token),
-        _ => Err(ApiError::unauthorized(
-            "the Authorization header must be: Bearer <token>",
-        )),
+        _ => Err(AuthFailure::MalformedHeader),
     }
 }
 
-async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Option<Arc<Caller>>> {
+async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Verdict> {
     if state.keys.verify(token).is_err() {
-        return Ok(None);
+        return Ok(Err(AuthFailure::BadSignature));
     }
     let Some(record) = state.store.token_by_digest(key).await? else {
-        return Ok(None);
+        return Ok(Err(AuthFailure::UnknownToken));
     };
     let reach = match record.owner_type {
         TokenOwnerType::Application => {
             let Some(app) = state.store.application(record.owner_id).await? else {
-                return Ok(None);
+                return Ok(Err(AuthFailure::UnknownToken));
             };
             Reach::Application {
                 id: app.id,
@@ -127,44 +181,84 @@ async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Optio
             organizations: state.store.organizations_of(record.owner_id).await?,
         },
     };
-    Ok(Some(Arc::new(Caller { token: record, reach })))
+    Ok(Ok(Arc::new(Caller { token: record, reach })))
 }
 
-/// The cached answer for this token, fetching it when missing or stale.
-async fn lookup(state: &AppState, token: &str) -> ApiResult<Option<Arc<Caller>>> {
+/// The cached verdict for this token, fetching it when missing or stale.
+/// A hit is any answer this request did not read from the database itself.
+async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
     let cache = &state.auth;
     let key = digest(token);
     if let Some(cached) = cache.entries.get(&key) {
         if cached.fetched.elapsed() < cache.ttl {
-            return Ok(cached.caller);
+            state.metrics.auth_cache_hits.inc();
+            return Ok(cached.verdict);
         }
         cache.entries.remove(&key);
     }
     match cache.entries.get_value_or_guard_async(&key).await {
-        Ok(cached) => Ok(cached.caller),
+        Ok(cached) => {
+            state.metrics.auth_cache_hits.inc();
+            Ok(cached.verdict)
+        }
         Err(guard) => {
-            let caller = resolve(state, token, &key).await?;
+            state.metrics.auth_cache_misses.inc();
+            let verdict = resolve(state, token, &key).await?;
             let _ = guard.insert(Cached {
                 fetched: Instant::now(),
-                caller: caller.clone(),
+                verdict: verdict.clone(),
             });
-            Ok(caller)
+            Ok(verdict)
         }
     }
 }
 
-pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Principal> {
+/// Why a request has no caller.
+enum Refusal {
+    /// The client's header or token: `401`, counted by reason.
+    Unauthorized(AuthFailure),
+    /// The server could not tell (storage failed).
+    Failed(ApiError),
+}
+
+impl From<AuthFailure> for Refusal {
+    fn from(failure: AuthFailure) -> Refusal {
+        Refusal::Unauthorized(failure)
+    }
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Refusal {
+        Refusal::Failed(error)
+    }
+}
+
+/// The valid, active, unexpired caller.
+async fn authenticated_caller(state: &AppState, parts: &Parts) -> Result<Arc<Caller>, Refusal> {
     let token = bearer(parts)?;
-    let caller = lookup(state, token)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the token is not valid: unknown, revoked or forged"))?;
+    let caller = lookup(state, token).await??;
     if caller.token.status != Status::Active {
-        return Err(ApiError::unauthorized("the token is inactive"));
+        return Err(AuthFailure::Inactive.into());
     }
     if caller.token.is_expired(now_millis()) {
-        return Err(ApiError::unauthorized("the token has expired"));
+        return Err(AuthFailure::Expired.into());
     }
-    state.rate_limit.check(caller.token.id)?;
+    Ok(caller)
+}
+
+pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Principal> {
+    let caller = match authenticated_caller(state, parts).await {
+        Ok(caller) => caller,
+        Err(Refusal::Unauthorized(failure)) => {
+            state.metrics.auth_failure(failure);
+            return Err(failure.error());
+        }
+        Err(Refusal::Failed(error)) => return Err(error),
+    };
+    if let Err(too_many) = state.rate_limit.check(caller.token.id) {
+        state.metrics.rate_limited.inc();
+        return Err(too_many);
+    }
     Ok(Principal(caller))
 }
 

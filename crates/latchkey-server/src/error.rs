@@ -67,6 +67,10 @@ impl ApiError {
         }
     }
 
+    pub fn service_unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", message)
+    }
+
     pub fn application_not_found() -> ApiError {
         ApiError::not_found("Application was not found")
     }
@@ -87,11 +91,7 @@ impl From<StoreError> for ApiError {
     /// answered with a 503 that reveals nothing of the database.
     fn from(error: StoreError) -> ApiError {
         tracing::error!(%error, "storage failed");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ServiceUnavailable",
-            "the token store is unavailable; try again shortly",
-        )
+        ApiError::service_unavailable("the token store is unavailable; try again shortly")
     }
 }
 

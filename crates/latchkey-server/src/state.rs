@@ -8,6 +8,7 @@ use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
 use crate::auth::AuthCache;
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
 
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ pub struct Shared {
     pub keys: KeyRing,
     pub auth: AuthCache,
     pub rate_limit: RateLimit,
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::ops::Deref for AppState {
@@ -59,6 +61,7 @@ impl AppState {
             keys,
             auth,
             rate_limit,
+            metrics: Arc::new(Metrics::new()),
         }))
     }
 }

@@ -3,6 +3,7 @@
 mod applications;
 mod introspect;
 mod jwks;
+mod operations;
 mod tokens;
 
 use axum::body::Bytes;
@@ -42,7 +43,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/auth/introspect", get(introspect::introspect))
         .route("/.well-known/jwks.json", get(jwks::jwks))
-        .route("/health", get(|| async { json(StatusCode::OK, &SUCCESS) }))
+        .route("/health", get(operations::health))
+        .route("/ready", get(operations::ready))
+        .route("/metrics", get(operations::metrics))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -93,6 +93,7 @@ pub async fn create(
     };
     let (record, secret) = state.signer.issue(new, now);
     state.store.insert_tokens(std::slice::from_ref(&record)).await?;
+    state.metrics.tokens_created.inc();
     Ok(json(StatusCode::CREATED, &record.to_wire_with_secret(&secret)))
 }
 

@@ -204,6 +204,49 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits until the log contains `needle`; panics, showing the log, when
+    /// it has not within `limit`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while !self.log().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not log {needle:?} within {limit:?}; its log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends SIGTERM: the server stops accepting and finishes what is in flight.
+    pub fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) with a valid signal number has no memory effects.
+        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(sent, 0, "kill(SIGTERM): {}", std::io::Error::last_os_error());
+    }
+
+    /// Whether the process has not exited yet.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("checking on the server").is_none()
+    }
+
+    /// Waits for the process to exit by itself; panics, killing it, when it
+    /// has not within `limit`.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waiting for the server") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("the server did not exit within {limit:?}; its log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Kills the server with SIGKILL, no chance to flush or clean up, and
     /// waits until it is gone.
     pub fn kill(&mut self) {
@@ -591,7 +634,7 @@ impl Reply {
 
     /// A reply read off a raw socket: status line, headers, body (the
     /// server's replies carry `Content-Length`, so no chunked decoding).
-    fn parse_raw(request: String, response: &[u8]) -> Reply {
+    pub fn parse_raw(request: String, response: &[u8]) -> Reply {
         let text = String::from_utf8_lossy(response);
         let (head, _) = text
             .split_once("\r\n\r\n")
