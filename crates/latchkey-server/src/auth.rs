@@ -6,10 +6,13 @@
 //! token", are cached for `ttl`; this process's own PATCH, DELETE and
 //! application deletions evict at once, and the ttl bounds how long a change
 //! made elsewhere (another instance on the same database) can go unseen.
+//! When the database cannot be reached, stale answers stand for a while
+//! (`stale_if_error`), so recently seen tokens outlive a brief outage.
 //!
 //! Every refusal is counted in `/metrics` by its [`AuthFailure`], and every
 //! lookup as a cache hit or miss.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -113,18 +116,35 @@ type Verdict = Result<Arc<Caller>, AuthFailure>;
 struct Cached {
     fetched: Instant,
     verdict: Verdict,
+    /// Set while one request re-reads this stale entry, so the others
+    /// answer from it meanwhile instead of all waiting on the database.
+    refreshing: Arc<AtomicBool>,
+}
+
+impl Cached {
+    fn new(verdict: Verdict) -> Cached {
+        Cached {
+            fetched: Instant::now(),
+            verdict,
+            refreshing: Arc::new(AtomicBool::new(false)),
+        }
+    }
 }
 
 pub struct AuthCache {
     entries: Cache<Digest, Cached>,
     ttl: Duration,
+    stale_if_error: Duration,
 }
 
 impl AuthCache {
-    pub fn new(capacity: usize, ttl: Duration) -> AuthCache {
+    /// Answers are trusted for `ttl`; when re-reading one fails because the
+    /// database is unreachable, it keeps being used until `stale_if_error`.
+    pub fn new(capacity: usize, ttl: Duration, stale_if_error: Duration) -> AuthCache {
         AuthCache {
             entries: Cache::new(capacity),
             ttl,
+            stale_if_error,
         }
     }
 
@@ -189,27 +209,52 @@ async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Verdi
 async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
     let cache = &state.auth;
     let key = digest(token);
-    if let Some(cached) = cache.entries.get(&key) {
-        if cached.fetched.elapsed() < cache.ttl {
-            state.metrics.auth_cache_hits.inc();
-            return Ok(cached.verdict);
-        }
-        cache.entries.remove(&key);
-    }
-    match cache.entries.get_value_or_guard_async(&key).await {
-        Ok(cached) => {
+    match cache.entries.get(&key) {
+        Some(cached) if cached.fetched.elapsed() < cache.ttl => {
             state.metrics.auth_cache_hits.inc();
             Ok(cached.verdict)
         }
-        Err(guard) => {
-            state.metrics.auth_cache_misses.inc();
-            let verdict = resolve(state, token, &key).await?;
-            let _ = guard.insert(Cached {
-                fetched: Instant::now(),
-                verdict: verdict.clone(),
-            });
+        Some(stale) => refresh(state, token, key, stale).await,
+        None => match cache.entries.get_value_or_guard_async(&key).await {
+            // Another request was reading this token; its answer is ours.
+            Ok(cached) => {
+                state.metrics.auth_cache_hits.inc();
+                Ok(cached.verdict)
+            }
+            Err(guard) => {
+                state.metrics.auth_cache_misses.inc();
+                let verdict = resolve(state, token, &key).await?;
+                let _ = guard.insert(Cached::new(verdict.clone()));
+                Ok(verdict)
+            }
+        },
+    }
+}
+
+/// Re-reads a stale answer. While the database cannot be reached, the stale
+/// answer stands for up to `stale_if_error`: tokens seen recently keep
+/// working through a brief outage (a revocation could not be stored then
+/// anyway), while everything that needs the database gets 503.
+async fn refresh(state: &AppState, token: &str, key: Digest, stale: Cached) -> ApiResult<Verdict> {
+    let cache = &state.auth;
+    let usable = stale.fetched.elapsed() < cache.stale_if_error;
+    if stale.refreshing.swap(true, Ordering::AcqRel) && usable {
+        state.metrics.auth_cache_hits.inc();
+        return Ok(stale.verdict);
+    }
+    state.metrics.auth_cache_misses.inc();
+    let fresh = resolve(state, token, &key).await;
+    stale.refreshing.store(false, Ordering::Release);
+    match fresh {
+        Ok(verdict) => {
+            cache.entries.insert(key, Cached::new(verdict.clone()));
             Ok(verdict)
         }
+        Err(error) if usable => {
+            tracing::warn!(status = %error.status, "the token store is unreachable: answering from a stale authentication");
+            Ok(stale.verdict)
+        }
+        Err(error) => Err(error),
     }
 }
 

@@ -17,6 +17,9 @@ pub struct Settings {
     pub auth_cache_ttl: Duration,
     /// How many tokens' answers are kept.
     pub auth_cache_capacity: usize,
+    /// How long a stale authentication still stands while the database
+    /// cannot be reached.
+    pub auth_stale_if_error: Duration,
     /// Requests per second one token may make; `None` is unlimited.
     pub rate_limit: Option<NonZeroU32>,
 }
@@ -26,6 +29,7 @@ impl Default for Settings {
         Settings {
             auth_cache_ttl: Duration::from_millis(500),
             auth_cache_capacity: 100_000,
+            auth_stale_if_error: Duration::from_secs(30),
             rate_limit: None,
         }
     }
@@ -53,7 +57,11 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, signer: Signer, keys: KeyRing, settings: &Settings) -> AppState {
-        let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache_ttl);
+        let auth = AuthCache::new(
+            settings.auth_cache_capacity,
+            settings.auth_cache_ttl,
+            settings.auth_stale_if_error,
+        );
         let rate_limit = RateLimit::new(settings.rate_limit);
         AppState(Arc::new(Shared {
             store,

@@ -95,18 +95,24 @@ pub fn listing<C: Columns>(owners: &[String], query: &ListQuery, placeholder: Pl
     };
     let owner_list: Vec<String> = owners.iter().map(|owner| bind(SqlValue::Text(owner.clone()))).collect();
     let mut conditions = format!("owner_id IN ({})", owner_list.join(", "));
-    if let Some(filter) = &query.filter {
-        let column = C::filter_column(filter.field);
-        let like = bind(SqlValue::Text(filter.glob.to_sql_like()));
-        conditions.push_str(&format!(" AND {column} LIKE {like} ESCAPE '\\'"));
-        let prefix = filter.glob.literal_prefix();
-        if !prefix.is_empty() {
-            let low = bind(SqlValue::Text(prefix.to_string()));
-            conditions.push_str(&format!(" AND {column} >= {low}"));
-        }
-        if let Some(upper) = filter.glob.prefix_upper_bound() {
-            let high = bind(SqlValue::Text(upper));
-            conditions.push_str(&format!(" AND {column} < {high}"));
+    match &query.filter {
+        None => {}
+        // No stored value holds NUL (bodies refuse it), and PostgreSQL text
+        // cannot even carry it as a parameter: such a glob matches nothing.
+        Some(filter) if filter.glob.as_str().contains('\0') => conditions.push_str(" AND 1 = 0"),
+        Some(filter) => {
+            let column = C::filter_column(filter.field);
+            let like = bind(SqlValue::Text(filter.glob.to_sql_like()));
+            conditions.push_str(&format!(" AND {column} LIKE {like} ESCAPE '\\'"));
+            let prefix = filter.glob.literal_prefix();
+            if !prefix.is_empty() {
+                let low = bind(SqlValue::Text(prefix.to_string()));
+                conditions.push_str(&format!(" AND {column} >= {low}"));
+            }
+            if let Some(upper) = filter.glob.prefix_upper_bound() {
+                let high = bind(SqlValue::Text(upper));
+                conditions.push_str(&format!(" AND {column} < {high}"));
+            }
         }
     }
     let direction = match query.sort_direction {
@@ -160,6 +166,16 @@ mod tests {
                 SqlValue::Text("seed-0002".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_glob_holding_nul_matches_nothing_and_binds_nothing() {
+        let query = TOKEN_LISTING
+            .parse([("filterField", "name"), ("filter", "a\0*")])
+            .unwrap();
+        let sql = listing::<TokenColumns>(&["a".into()], &query, question);
+        assert_eq!(sql.conditions, "owner_id IN (?1) AND 1 = 0");
+        assert_eq!(sql.params, [SqlValue::Text("a".into())]);
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct ServeArgs {
     /// How many tokens' authentications are cached.
     #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
     auth_cache_capacity: usize,
+    /// While the database cannot be reached, how long (milliseconds) a token
+    /// authenticated before keeps working from the cache.
+    #[arg(long, env = "LATCHKEY_AUTH_STALE_IF_ERROR_MS", default_value_t = 30_000)]
+    auth_stale_if_error_ms: u64,
     /// Requests per second one token may make before getting 429 (with an
     /// equal burst); 0, the default, is unlimited.
     #[arg(long, env = "LATCHKEY_RATE_LIMIT", default_value_t = 0)]
@@ -78,6 +82,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = Settings {
         auth_cache_ttl: Duration::from_millis(args.auth_cache_ttl_ms),
         auth_cache_capacity: args.auth_cache_capacity,
+        auth_stale_if_error: Duration::from_millis(args.auth_stale_if_error_ms),
         rate_limit: NonZeroU32::new(args.rate_limit),
     };
     let state = AppState::new(store, signer, keys, &settings);
