@@ -1,21 +1,59 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey: the Rust unit and integration tests, then the
 # compatibility suite that drives the built server through Losant's official
-# Python client. Installs what the tests need (a Python venv) on first use.
+# Python client; each test once on SQLite and once on PostgreSQL. Installs
+# what the tests need (a Python venv) on first use.
+#
+# PostgreSQL: a throwaway server from the machine's own binaries
+# (scripts/pg.sh: as a non-root user, on a free port of 127.0.0.1, in a
+# temporary directory), stopped and removed at the end however the run ends.
+#   LATCHKEY_TEST_SKIP_POSTGRES=1        SQLite only, for quick local runs
+#   LATCHKEY_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB
+#                                        use that server instead of starting one
+#                                        (the Rust tests create and drop a database
+#                                        per test on it; the compatibility suite
+#                                        uses DB itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="target/compat-venv"
+SECONDS=0
+step() { printf '\n== %s [%ds]\n' "$*" "$SECONDS"; }
 
-echo "== building"
+step "building"
 cargo build --workspace --all-targets
 
-echo "== Rust tests"
-cargo test --workspace
+if [ "${LATCHKEY_TEST_SKIP_POSTGRES:-0}" = 1 ]; then
+    unset LATCHKEY_TEST_POSTGRES_URL
+    backends="SQLite only"
+    step "PostgreSQL skipped (LATCHKEY_TEST_SKIP_POSTGRES=1)"
+elif [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
+    backends="SQLite and PostgreSQL"
+    step "PostgreSQL: the given server, $LATCHKEY_TEST_POSTGRES_URL"
+else
+    backends="SQLite and PostgreSQL"
+    step "starting a throwaway PostgreSQL"
+    # shellcheck source=scripts/pg.sh
+    source scripts/pg.sh
+    pg_start # exports LATCHKEY_TEST_POSTGRES_URL; stopped on exit (trap)
+fi
 
-echo "== compatibility suite (losant-rest, the official Python client)"
+# Both suites run even when the first fails, so one run shows every failure.
+failed=()
+
+step "Rust tests ($backends)"
+cargo test --workspace --no-fail-fast || failed+=("Rust tests")
+
+step "compatibility suite: losant-rest, the official Python client ($backends)"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
-LATCHKEY_BIN="$PWD/target/debug/latchkey" "$venv/bin/python" -m pytest tests/compat -q
+LATCHKEY_BIN="$PWD/target/debug/latchkey" "$venv/bin/python" -m pytest tests/compat -q ||
+    failed+=("compatibility suite")
+
+if [ "${#failed[@]}" -gt 0 ]; then
+    step "FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//') ($backends)"
+    exit 1
+fi
+step "every test passed ($backends)"

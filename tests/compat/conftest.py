@@ -1,10 +1,27 @@
 """Fixtures of the compatibility suite.
 
 The suite runs the BUILT `latchkey` binary (path in the environment variable
-LATCHKEY_BIN; falls back to target/debug/latchkey of this repository) on a
-fresh SQLite file in a temporary directory, and drives it over loopback HTTP
-through Losant's official Python client `losant-rest` (module `losant_rest`).
-`requests` is used directly only for what the official client cannot express.
+LATCHKEY_BIN; falls back to target/debug/latchkey of this repository) and
+drives it over loopback HTTP through Losant's official Python client
+`losant-rest` (module `losant_rest`). `requests` is used directly only for
+what the official client cannot express.
+
+Every test that uses the server runs once per storage backend (the `backend`
+fixture; the test id names it, e.g. `test_x[sqlite]`):
+
+- `sqlite`, always: a fresh SQLite file in a temporary directory;
+- `postgres`, when LATCHKEY_TEST_POSTGRES_URL is set (scripts/test.sh starts
+  a throwaway PostgreSQL and sets it): the database that URL names, used as
+  it is and possibly used before (by an earlier run, or another suite). The
+  server prints an admin token only on the first start of a database; when
+  it prints none, the suite mints one with `latchkey admin-token`. So no test
+  may assume the database is empty: each makes its own applications, users
+  and organizations (unique names) and counts only within them.
+
+The few tests that need a database of their own (a first start, a restart)
+get a fresh one from `backend.fresh_database()`: a new SQLite file, or a new
+PostgreSQL database made with `psql` (from LATCHKEY_TEST_POSTGRES_BINDIR, else
+PATH) and dropped afterwards.
 """
 
 import base64
@@ -19,6 +36,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
@@ -43,6 +61,10 @@ ID_RE = re.compile(r"^[a-f0-9]{24}$")
 
 STARTUP_TIMEOUT = 30.0
 HTTP_TIMEOUT = 15.0
+PSQL_TIMEOUT = 60
+
+POSTGRES_URL = os.environ.get("LATCHKEY_TEST_POSTGRES_URL", "").strip()
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 
 # --------------------------------------------------------------------------
@@ -190,15 +212,22 @@ def child_env(extra=None):
 
 
 class Server:
-    """One `latchkey serve` on a fresh SQLite file."""
+    """One `latchkey serve`: on the SQLite file `latchkey.db` in `workdir`, or on `db_url`."""
 
-    def __init__(self, binary, workdir, env=None, fresh=True):
-        """fresh: the database is new, so the server must print its admin token."""
+    def __init__(self, binary, workdir, env=None, fresh=True, db_url=None):
+        """fresh: True, the database is new, so the server must print its admin token;
+        False, it is not, so the server prints none (the test checks that);
+        None, unknown (a shared database): when it prints none, one is minted."""
         self.binary = binary
         self.fresh = fresh
         self.workdir = Path(workdir)
-        self.db_path = self.workdir / "latchkey.db"
-        self.db_url = "sqlite://" + str(self.db_path)  # absolute path: sqlite:///...
+        if db_url is None:
+            self.db_path = self.workdir / "latchkey.db"
+            self.db_url = "sqlite://" + str(self.db_path)  # absolute path: sqlite:///...
+        else:
+            self.db_path = None  # a server-backed database has no file here
+            self.db_url = db_url
+        self.admin_token_minted = False
         self.lines = []
         self.url = None
         self.admin_token = None
@@ -217,6 +246,11 @@ class Server:
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         self._wait_ready()
+        if self.fresh is None and self.admin_token is None:
+            # A database set up before: the token line (printed before the
+            # address) did not come, so mint one as the README says.
+            self.admin_token = self.user_token()
+            self.admin_token_minted = True
 
     def _read_stderr(self):
         for line in self.proc.stderr:
@@ -235,7 +269,7 @@ class Server:
     def _wait_ready(self):
         deadline = time.monotonic() + STARTUP_TIMEOUT
         with self._cond:
-            while self.url is None or (self.fresh and self.admin_token is None):
+            while self.url is None or (self.fresh is True and self.admin_token is None):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.proc.poll() is not None:
                     self.stop()
@@ -337,14 +371,124 @@ def raw_error(resp, status):
     return check_error_body(resp.json(), status)
 
 
+# --------------------------------------------------------------------------
+# storage backends
+# --------------------------------------------------------------------------
+
+
+def _pg_program(name):
+    bindir = os.environ.get("LATCHKEY_TEST_POSTGRES_BINDIR", "")
+    if bindir and os.access(os.path.join(bindir, name), os.X_OK):
+        return os.path.join(bindir, name)
+    return name  # from PATH, if anywhere
+
+
+def _pg_env():
+    return dict(os.environ, PGCONNECT_TIMEOUT="10")
+
+
+def _psql(url, sql):
+    """One SQL command with psql against the database `url` names; raises on failure."""
+    try:
+        result = subprocess.run(
+            [_pg_program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=PSQL_TIMEOUT,
+            env=_pg_env(),
+        )
+    except OSError as e:
+        raise RuntimeError("psql does not run (%s); set LATCHKEY_TEST_POSTGRES_BINDIR" % e) from e
+    if result.returncode != 0:
+        raise RuntimeError("psql -c %r failed (%d): %s" % (sql, result.returncode, result.stderr.strip()))
+
+
+def _with_database(url, name):
+    """`url` naming the database `name` instead (same server, user and parameters)."""
+    return urlsplit(url)._replace(path="/" + name).geturl()
+
+
+class Backend:
+    """A storage backend: `sqlite`, or `postgres` on the server LATCHKEY_TEST_POSTGRES_URL names."""
+
+    def __init__(self, name, tmp_path_factory):
+        self.name = name
+        self._tmp = tmp_path_factory
+        self._made = []  # PostgreSQL databases made, dropped at the end
+
+    def __repr__(self):
+        return "Backend(%s)" % self.name
+
+    def start_shared_server(self, binary):
+        """The session's server: a fresh SQLite file; or the PostgreSQL URL as it is."""
+        workdir = self._tmp.mktemp("latchkey-" + self.name)
+        if self.name == "sqlite":
+            return Server(binary, workdir)
+        return Server(binary, workdir, db_url=POSTGRES_URL, fresh=None)
+
+    def fresh_database(self):
+        """(db_url or None, fresh): a new, empty database. None for SQLite (the
+        Server makes `latchkey.db` in its workdir). For PostgreSQL a new database on
+        the server; when that cannot be made, (POSTGRES_URL, None): the shared one."""
+        if self.name == "sqlite":
+            return None, True
+        try:
+            return self.new_postgres_database(), True
+        except RuntimeError as e:
+            sys.stderr.write("no fresh PostgreSQL database (%s); using the shared one\n" % e)
+            return POSTGRES_URL, None
+
+    def new_postgres_database(self):
+        """A new, empty PostgreSQL database on the server, dropped at the end of the session."""
+        name = "latchkey_c%d_%s" % (os.getpid(), uuid.uuid4().hex[:8])
+        _psql(POSTGRES_URL, 'CREATE DATABASE "%s" TEMPLATE template0' % name)
+        self._made.append(name)
+        return _with_database(POSTGRES_URL, name)
+
+    def dump(self, db_url):
+        """A PostgreSQL database's contents as pg_dump prints them (bytes), or None
+        when pg_dump is not at hand."""
+        try:
+            result = subprocess.run(
+                [_pg_program("pg_dump"), "--no-owner", "-d", db_url],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=PSQL_TIMEOUT,
+                env=_pg_env(),
+            )
+        except OSError:
+            return None
+        assert result.returncode == 0, "pg_dump failed: %s" % result.stderr.decode(errors="replace")
+        return result.stdout
+
+    def close(self):
+        for name in self._made:
+            try:
+                _psql(POSTGRES_URL, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+            except RuntimeError as e:
+                sys.stderr.write("the test database %s was not dropped: %s\n" % (name, e))
+        self._made.clear()
+
+
 @pytest.fixture(scope="session")
 def latchkey_bin():
     return find_binary()
 
 
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, tmp_path_factory):
+    """The storage backend this run of the test is on (the test id names it)."""
+    b = Backend(request.param, tmp_path_factory)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
 @pytest.fixture(scope="session")
-def server(latchkey_bin, tmp_path_factory):
-    srv = Server(latchkey_bin, tmp_path_factory.mktemp("latchkey"))
+def server(backend, latchkey_bin):
+    srv = backend.start_shared_server(latchkey_bin)
     try:
         yield srv
     finally:
@@ -368,7 +512,8 @@ def _server_survives(request):
 
 @pytest.fixture(scope="session")
 def admin(server):
-    """The official client holding the admin user token printed at first start."""
+    """The official client holding the admin user token printed at first start
+    (or, on a shared database started before, minted with `latchkey admin-token`)."""
     return server.client(server.admin_token)
 
 

@@ -1,10 +1,13 @@
-"""The SQLite file, restarts, the admin CLI's tokens, and where secrets may (not) appear (spec 6, 7, 8)."""
+"""The database, restarts, the admin CLI's tokens, and where secrets may (not) appear (spec 6, 7, 8)."""
+
+import pytest
 
 from conftest import Server, expect_error, random_id, unique, validate
 
 
-def test_created_token_survives_kill_9(latchkey_bin, tmp_path):
-    first = Server(latchkey_bin, tmp_path)
+def test_created_token_survives_kill_9(backend, latchkey_bin, tmp_path):
+    db_url, fresh = backend.fresh_database()
+    first = Server(latchkey_bin, tmp_path, fresh=fresh, db_url=db_url)
     try:
         admin = first.client(first.admin_token)
         app = admin.applications.post(application={"name": "durable"})
@@ -15,7 +18,7 @@ def test_created_token_survives_kill_9(latchkey_bin, tmp_path):
         first.kill()  # the next instant after the 201, no clean shutdown
     assert first.proc.returncode == -9
 
-    second = Server(latchkey_bin, tmp_path, fresh=False)
+    second = Server(latchkey_bin, tmp_path, fresh=False, db_url=db_url)
     try:
         # not a new database: no second admin token is printed
         assert second.admin_token is None, second.log()
@@ -46,7 +49,7 @@ def test_admin_cli_seed_tokens_are_created_by_the_user(server, admin, app, admin
     assert admin.application_api_tokens.get(applicationId=app["id"], perPage=1)["totalCount"] == 3
 
 
-def test_secret_appears_nowhere_after_creation(server, admin, app, mint):
+def test_secret_appears_nowhere_after_creation(backend, server, admin, app, mint):
     created = mint(app["id"], ["applicationApiTokens.get"])
     secret = created["token"]
     signature = secret.rsplit(".", 1)[1]
@@ -72,19 +75,35 @@ def test_secret_appears_nowhere_after_creation(server, admin, app, mint):
         log = "\n".join(server.lines)
     assert secret not in log and signature not in log
 
-    # not in the database file (only a digest is kept)
-    for suffix in ("", "-wal", "-shm"):
-        path = server.db_path.with_name(server.db_path.name + suffix)
-        if path.exists():
-            data = path.read_bytes()
-            assert secret.encode() not in data, path.name
-            assert signature.encode() not in data, path.name
+    # not in the database (only a digest is kept)
+    if server.db_path is not None:
+        # the SQLite file, its write-ahead log and shared memory
+        for suffix in ("", "-wal", "-shm"):
+            path = server.db_path.with_name(server.db_path.name + suffix)
+            if path.exists():
+                data = path.read_bytes()
+                assert secret.encode() not in data, path.name
+                assert signature.encode() not in data, path.name
+    else:
+        # a server-backed database: everything it holds, as pg_dump prints it
+        data = backend.dump(server.db_url)
+        if data is not None:
+            assert created["id"].encode() in data, "the dump does not hold the token's record"
+            assert secret.encode() not in data, "the database holds the token"
+            assert signature.encode() not in data, "the database holds the token's signature"
 
 
-def test_another_fresh_database_has_its_own_admin(latchkey_bin, tmp_path):
+def test_another_fresh_database_has_its_own_admin(backend, latchkey_bin, tmp_path):
     workdir = tmp_path / unique("db")
     workdir.mkdir()
-    other = Server(latchkey_bin, workdir)
+    if backend.name == "sqlite":
+        db_url = None
+    else:
+        try:
+            db_url = backend.new_postgres_database()
+        except RuntimeError as e:
+            pytest.skip("no fresh PostgreSQL database can be made: %s" % e)
+    other = Server(latchkey_bin, workdir, db_url=db_url)
     try:
         client = other.client(other.admin_token)
         assert client.applications.get()["items"] == []

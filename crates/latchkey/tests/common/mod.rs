@@ -25,8 +25,16 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-/// Set to a PostgreSQL URL to run the whole suite against PostgreSQL too.
+/// Set to a PostgreSQL URL to run the whole suite against PostgreSQL too
+/// (`scripts/test.sh` starts a throwaway server and sets it).
 pub const POSTGRES_URL_VAR: &str = "LATCHKEY_TEST_POSTGRES_URL";
+/// Set to `1` to run every test on the database [`POSTGRES_URL_VAR`] names,
+/// shared, instead of on a fresh database of its own (for a server where the
+/// tests may not create databases).
+pub const POSTGRES_SHARED_VAR: &str = "LATCHKEY_TEST_POSTGRES_SHARED";
+/// The directory of PostgreSQL's client programs (`scripts/pg.sh` sets it);
+/// without it, `psql` is looked up on `PATH`.
+pub const POSTGRES_BINDIR_VAR: &str = "LATCHKEY_TEST_POSTGRES_BINDIR";
 
 /// How long the server may take to print its address.
 const STARTUP_LIMIT: Duration = Duration::from_secs(20);
@@ -36,6 +44,8 @@ const REQUEST_LIMIT: Duration = Duration::from_secs(20);
 const CLI_LIMIT: Duration = Duration::from_secs(30);
 /// How long one test body may run on one backend.
 const BODY_LIMIT: Duration = Duration::from_secs(120);
+/// How long creating or dropping a PostgreSQL database may take.
+const PSQL_LIMIT: Duration = Duration::from_secs(60);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_latchkey");
 const LISTENING: &str = "latchkey: listening on http://";
@@ -51,6 +61,9 @@ pub struct Backend {
     pub url: String,
     /// The SQLite file and the temporary directory it lives in (removed on drop).
     sqlite: Option<(TempDir, PathBuf)>,
+    /// The PostgreSQL database made for this backend alone (dropped on drop);
+    /// `None` for SQLite and for the shared database.
+    postgres: Option<FreshPostgres>,
 }
 
 impl Backend {
@@ -62,6 +75,27 @@ impl Backend {
             name: "sqlite",
             url: format!("sqlite://{}", path.display()),
             sqlite: Some((dir, path)),
+            postgres: None,
+        }
+    }
+
+    /// A PostgreSQL database on the server `url` names: a fresh, empty one
+    /// of its own, or with [`POSTGRES_SHARED_VAR`] set, that very database.
+    fn postgres(url: &str) -> Backend {
+        if std::env::var(POSTGRES_SHARED_VAR).is_ok_and(|shared| shared.trim() == "1") {
+            return Backend {
+                name: "postgres",
+                url: url.to_string(),
+                sqlite: None,
+                postgres: None,
+            };
+        }
+        let fresh = FreshPostgres::create(url);
+        Backend {
+            name: "postgres",
+            url: fresh.url.clone(),
+            sqlite: None,
+            postgres: Some(fresh),
         }
     }
 
@@ -87,22 +121,137 @@ impl Backend {
 /// The databases every test runs against: always a fresh SQLite file; also
 /// PostgreSQL when [`POSTGRES_URL_VAR`] is set.
 ///
-/// The PostgreSQL hook: the URL is used as it is, shared by every test. The
-/// tests are written for that: each makes its own applications and never
-/// counts anything outside them, and the harness mints an admin token with
-/// the CLI when the server does not print one (a database set up before).
+/// The PostgreSQL hook: each test gets a fresh, empty database of its own,
+/// created with `psql` (`CREATE DATABASE … TEMPLATE template0`) on the
+/// server the URL names, through the database the URL names, and dropped
+/// (`WITH (FORCE)`) when the test is done with it. So a test on PostgreSQL
+/// sees exactly what it sees on SQLite: a first start on a new database,
+/// which prints the admin token, and nothing made by any other test; and
+/// tests running at the same time never meet. That needs `psql` (from
+/// [`POSTGRES_BINDIR_VAR`], else `PATH`) and the right to create databases.
+///
+/// With [`POSTGRES_SHARED_VAR`]`=1` the URL is used as it is instead, shared
+/// by every test. The tests are written to bear that too: each makes its own
+/// applications and never counts anything outside them, and the harness
+/// mints an admin token with the CLI when the server does not print one (a
+/// database set up before); user and organization names come from
+/// [`unique`]. What only a new database shows (the admin token printed on a
+/// first start) is then not tested on PostgreSQL, and tests running at the
+/// same time see each other's applications in the admin's listings (the
+/// client test's newest-first check can then fail).
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::sqlite()];
     if let Ok(url) = std::env::var(POSTGRES_URL_VAR) {
         if !url.trim().is_empty() {
-            all.push(Backend {
-                name: "postgres",
-                url,
-                sqlite: None,
-            });
+            all.push(Backend::postgres(url.trim()));
         }
     }
     all
+}
+
+/// A database of one test's own on a PostgreSQL server, dropped on drop.
+struct FreshPostgres {
+    /// The URL given in [`POSTGRES_URL_VAR`]: how to reach the server.
+    server_url: String,
+    name: String,
+    /// The URL of the new database.
+    url: String,
+}
+
+impl FreshPostgres {
+    fn create(server_url: &str) -> FreshPostgres {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static MADE: AtomicU32 = AtomicU32::new(0);
+        // Unique among concurrent tests (the counter), test binaries (the
+        // process id) and runs on the same server (the clock).
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.subsec_nanos())
+            .unwrap_or_default();
+        let name = format!(
+            "latchkey_t{}_{}_{nanos:08x}",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        );
+        if let Err(why) = psql(server_url, &format!("CREATE DATABASE \"{name}\" TEMPLATE template0")) {
+            panic!(
+                "could not create a fresh PostgreSQL database on the server of {POSTGRES_URL_VAR}={server_url}: {why}\n\
+                 (to run every test on that database as it is, shared, set {POSTGRES_SHARED_VAR}=1)"
+            );
+        }
+        FreshPostgres {
+            server_url: server_url.to_string(),
+            url: with_database(server_url, &name),
+            name,
+        }
+    }
+}
+
+impl Drop for FreshPostgres {
+    fn drop(&mut self) {
+        // FORCE (PostgreSQL 13 and later) ends whatever session is left, say
+        // of a server a failed test did not stop; without it on older ones.
+        let statement = format!("DROP DATABASE IF EXISTS \"{}\"", self.name);
+        if let Err(why) =
+            psql(&self.server_url, &format!("{statement} WITH (FORCE)")).or_else(|_| psql(&self.server_url, &statement))
+        {
+            eprintln!("warning: the test database {} was not dropped: {why}", self.name);
+        }
+    }
+}
+
+/// `url` with its database (the path) replaced by `name`, keeping the query.
+fn with_database(url: &str, name: &str) -> String {
+    let authority_start = url.find("://").map_or(0, |at| at + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |at| authority_start + at);
+    let query = url[authority_end..]
+        .find('?')
+        .map_or("", |at| &url[authority_end + at..]);
+    format!("{}/{name}{query}", &url[..authority_end])
+}
+
+/// Runs one SQL command with `psql` against the database `url` names,
+/// bounded in time.
+fn psql(url: &str, sql: &str) -> Result<(), String> {
+    let program = std::env::var_os(POSTGRES_BINDIR_VAR)
+        .map(|dir| PathBuf::from(dir).join("psql"))
+        .filter(|path| path.exists())
+        .unwrap_or_else(|| PathBuf::from("psql"));
+    let mut child = Command::new(&program)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| {
+            format!(
+                "{} does not run ({error}); set {POSTGRES_BINDIR_VAR}",
+                program.display()
+            )
+        })?;
+    let deadline = Instant::now() + PSQL_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|error| error.to_string())? {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("psql -c {sql:?} did not finish within {PSQL_LIMIT:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let mut errors = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.read_to_string(&mut errors);
+    }
+    Err(format!("psql -c {sql:?} failed ({status}): {}", errors.trim()))
 }
 
 /// Runs `test` once per backend, each run bounded in time.
