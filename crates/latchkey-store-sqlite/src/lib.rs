@@ -6,9 +6,10 @@
 mod pool;
 mod rows;
 mod schema;
+mod writer;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
@@ -20,10 +21,11 @@ use latchkey_core::Id;
 use latchkey_store::sql::{count_select, listing, page_select, ApplicationColumns, Columns, SqlValue, TokenColumns};
 use latchkey_store::{Store, StoreError, StoreResult};
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
 use rows::{application_from_row, expires_at, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
+use writer::Writer;
 
 pub use schema::SUPPORTED_VERSION;
 
@@ -34,11 +36,11 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: Pool,
 }
 
-fn database(error: rusqlite::Error) -> StoreError {
+pub(crate) fn database(error: rusqlite::Error) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
@@ -112,7 +114,7 @@ impl SqliteStore {
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Mutex::new(writer),
+                writer: Writer::start(writer),
                 readers: Pool::new(readers),
             }),
         })
@@ -137,28 +139,17 @@ impl SqliteStore {
         .map_err(database)
     }
 
-    /// Runs `work` in one immediate (write-locking) transaction and commits.
+    /// Runs `work` in the next group commit (see [`writer`]).
     async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(database)?;
-            let result = work(&tx)?;
-            tx.commit().map_err(database)?;
-            Ok(result)
-        })
-        .await
-        .map_err(|error| StoreError::Database(error.to_string()))?
+        self.inner.writer.write(work).await
     }
 }
 
-fn insert_named(tx: &Transaction<'_>, table: &str, what: &str, id: Id, name: &str, now: Millis) -> StoreResult<()> {
+fn insert_named(tx: &Connection, table: &str, what: &str, id: Id, name: &str, now: Millis) -> StoreResult<()> {
     let sql = format!("INSERT INTO {table} (id, name, created_at) VALUES (?1, ?2, ?3)");
     match tx.execute(&sql, params![id.to_string(), name, now]) {
         Ok(_) => Ok(()),
@@ -169,7 +160,7 @@ fn insert_named(tx: &Transaction<'_>, table: &str, what: &str, id: Id, name: &st
     }
 }
 
-fn user_named(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<User>> {
+fn user_named(tx: &Connection, name: &str) -> rusqlite::Result<Option<User>> {
     tx.prepare_cached("SELECT id, name FROM users WHERE name = ?1")?
         .query_row([name], |row| {
             Ok(User {
@@ -180,7 +171,7 @@ fn user_named(tx: &Transaction<'_>, name: &str) -> rusqlite::Result<Option<User>
         .optional()
 }
 
-fn select_token(tx: &Transaction<'_>, application: Id, id: Id) -> rusqlite::Result<Option<TokenRecord>> {
+fn select_token(tx: &Connection, application: Id, id: Id) -> rusqlite::Result<Option<TokenRecord>> {
     tx.prepare_cached(&format!(
         "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = ?1 AND id = ?2 AND owner_type = 'application'"
     ))?
@@ -197,7 +188,7 @@ impl Store for SqliteStore {
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
         self.write(move |tx| {
             let select = "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid";
-            let read_all = |tx: &Transaction<'_>| -> rusqlite::Result<Vec<StoredKey>> {
+            let read_all = |tx: &Connection| -> rusqlite::Result<Vec<StoredKey>> {
                 tx.prepare(select)?.query_map([], rows::key_from_row)?.collect()
             };
             let keys = read_all(tx).map_err(database)?;

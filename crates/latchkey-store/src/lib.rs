@@ -8,7 +8,7 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique name is already taken (users, organizations).
     #[error("{0} already exists")]
