@@ -63,6 +63,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 2] = [Status::Active, Status::Inactive];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Active => "active",

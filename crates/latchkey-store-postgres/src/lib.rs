@@ -5,18 +5,19 @@
 mod rows;
 mod schema;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User};
+use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::sql::{count_select, listing, page_select, ApplicationColumns, Columns, SqlValue, TokenColumns};
+use latchkey_store::sql::{
+    count_changes, count_select, listing, page_select, ApplicationColumns, Columns, Dialect, TokenColumns, TokenCounts,
+};
 use latchkey_store::{Store, StoreError, StoreResult};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -55,32 +56,57 @@ pub(crate) fn database(error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
-fn dollar(n: usize) -> String {
-    format!("${n}")
+const DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("${n}"),
+    // PostgreSQL chooses plans from its statistics; no hint needed.
+    unindexed: |column| column.to_string(),
+};
+
+fn bind(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|value| value as &(dyn ToSql + Sync)).collect()
 }
 
-fn bind(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
-    params
-        .iter()
-        .map(|value| match value {
-            SqlValue::Text(text) => text as &(dyn ToSql + Sync),
-            SqlValue::Int(int) => int as &(dyn ToSql + Sync),
-        })
-        .collect()
+/// The counts kept with `application` (none when it does not exist).
+async fn token_counts(client: &impl GenericClient, application: &str) -> StoreResult<Option<TokenCounts>> {
+    let row = client
+        .query_opt(
+            "SELECT token_count, active_count FROM applications WHERE id = $1",
+            &[&application],
+        )
+        .await
+        .map_err(database)?;
+    Ok(row.map(|row| TokenCounts {
+        total: row.get::<_, i64>(0).max(0) as u64,
+        active: row.get::<_, i64>(1).max(0) as u64,
+    }))
+}
+
+/// Moves an application's kept counts by `total` tokens, `active` of them active.
+async fn add_to_counts(client: &impl GenericClient, application: &str, total: i64, active: i64) -> StoreResult<()> {
+    client
+        .execute(
+            "UPDATE applications SET token_count = token_count + $2, active_count = active_count + $3 WHERE id = $1",
+            &[&application, &total, &active],
+        )
+        .await
+        .map_err(database)?;
+    Ok(())
 }
 
 fn map_rows<T>(rows: Vec<Row>, from_row: fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
     rows.iter().map(from_row).collect()
 }
 
-/// One page of a listing and the count of all matches, read from one snapshot.
+/// One page of a listing and the count of all matches, read from one
+/// snapshot; `counted` when one application's tokens are listed, whose kept
+/// counts then answer `totalCount` where they can.
 async fn list_page<C: Columns, T>(
     client: &mut Object,
     table: &str,
     columns: &str,
     owners: &[String],
     query: &ListQuery,
-    unfiltered_count: Option<&str>,
+    counted: bool,
     from_row: fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<Page<T>> {
     let tx = client
@@ -90,18 +116,21 @@ async fn list_page<C: Columns, T>(
         .start()
         .await
         .map_err(database)?;
-    let sql = listing::<C>(owners, query, dollar);
+    let counts = match (counted, owners) {
+        (true, [application]) => token_counts(&tx, application).await?,
+        _ => None,
+    };
+    let sql = listing::<C>(owners, query, &DIALECT, counts);
     let params = bind(&sql.params);
-    let total_count: i64 = match (unfiltered_count, &query.filter) {
-        (Some(count_sql), None) => {
-            let row = tx.query_opt(count_sql, &params).await.map_err(database)?;
-            row.map(|row| row.get(0)).unwrap_or(0)
+    let total_count = match sql.total_count {
+        Some(known) => known,
+        None => {
+            let row = tx
+                .query_one(&count_select(table, &sql), &params)
+                .await
+                .map_err(database)?;
+            row.get::<_, i64>(0).max(0) as u64
         }
-        _ => tx
-            .query_one(&count_select(table, &sql), &params)
-            .await
-            .map_err(database)?
-            .get(0),
     };
     let items = match query.offset() {
         None => Vec::new(),
@@ -118,10 +147,7 @@ async fn list_page<C: Columns, T>(
         }
     };
     tx.commit().await.map_err(database)?;
-    Ok(Page {
-        items,
-        total_count: total_count.max(0) as u64,
-    })
+    Ok(Page { items, total_count })
 }
 
 async fn insert_named(
@@ -340,7 +366,7 @@ impl Store for PostgresStore {
             APPLICATION_COLUMNS,
             &owners,
             query,
-            None,
+            false,
             application_from_row,
         )
         .await
@@ -403,10 +429,6 @@ impl Store for PostgresStore {
         let updated: Vec<i64> = tokens.iter().map(|t| t.last_updated).collect();
         let expires: Vec<i64> = tokens.iter().map(|t| expires_at(t.expiration_date)).collect();
         let digests: Vec<&[u8]> = tokens.iter().map(|t| t.digest.as_slice()).collect();
-        let mut per_application: HashMap<String, i64> = HashMap::new();
-        for token in tokens.iter().filter(|t| t.owner_type == TokenOwnerType::Application) {
-            *per_application.entry(token.owner_id.to_string()).or_default() += 1;
-        }
 
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
@@ -436,13 +458,8 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(database)?;
-        for (application, count) in &per_application {
-            tx.execute(
-                "UPDATE applications SET token_count = token_count + $2 WHERE id = $1",
-                &[application, count],
-            )
-            .await
-            .map_err(database)?;
+        for (application, total, active) in count_changes(tokens) {
+            add_to_counts(&tx, &application, total, active).await?;
         }
         tx.commit().await.map_err(database)
     }
@@ -467,7 +484,6 @@ impl Store for PostgresStore {
 
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>> {
         let mut client = self.client().await?;
-        let count = "SELECT token_count FROM applications WHERE id = $1";
         let owners = [application.to_string()];
         list_page::<TokenColumns, _>(
             &mut client,
@@ -475,7 +491,7 @@ impl Store for PostgresStore {
             TOKEN_COLUMNS,
             &owners,
             query,
-            Some(count),
+            true,
             token_from_row,
         )
         .await
@@ -488,7 +504,22 @@ impl Store for PostgresStore {
         patch: &TokenPatch,
         now: Millis,
     ) -> StoreResult<Option<TokenRecord>> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        let locked = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' FOR UPDATE"
+        );
+        let current = tx
+            .query_opt(&locked, &[&application.to_string(), &id.to_string()])
+            .await
+            .map_err(database)?;
+        let Some(current) = current.as_ref().map(token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if let Some(status) = patch.status.filter(|status| *status != current.status) {
+            let active = if status == Status::Active { 1 } else { -1 };
+            add_to_counts(&tx, &application.to_string(), 0, active).await?;
+        }
         let name_lower = patch.name.as_deref().map(fold_case);
         let status = patch.status.map(|status| status.as_str());
         let sql = format!(
@@ -496,7 +527,7 @@ impl Store for PostgresStore {
              description = coalesce($3, description), status = coalesce($4, status), updated_at = $5
              WHERE owner_id = $6 AND id = $7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
         );
-        let row = client
+        let row = tx
             .query_opt(
                 &sql,
                 &[
@@ -511,7 +542,9 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(database)?;
-        row.as_ref().map(token_from_row).transpose()
+        let updated = row.as_ref().map(token_from_row).transpose()?;
+        tx.commit().await.map_err(database)?;
+        Ok(updated)
     }
 
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
@@ -527,12 +560,13 @@ impl Store for PostgresStore {
         let Some(token) = row.as_ref().map(token_from_row).transpose()? else {
             return Ok(None);
         };
-        tx.execute(
-            "UPDATE applications SET token_count = token_count - 1 WHERE id = $1",
-            &[&application.to_string()],
+        add_to_counts(
+            &tx,
+            &application.to_string(),
+            -1,
+            -i64::from(token.status == Status::Active),
         )
-        .await
-        .map_err(database)?;
+        .await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))
     }

@@ -13,7 +13,8 @@ const MIGRATION_LOCK: i64 = 0x6c61_7463_686b_6579; // "latchkey"
 /// Migration `n` (from 1) brings the schema from version `n - 1` to `n`.
 /// Ordered text columns use the "C" collation: byte order is code-point
 /// order, as the SQLite backend sorts, and prefix ranges can use an index.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY,
     seed BYTEA NOT NULL,
@@ -79,7 +80,16 @@ CREATE INDEX tokens_by_updated ON tokens(owner_id, updated_at, id);
 CREATE INDEX tokens_by_updated_desc ON tokens(owner_id, updated_at DESC, id);
 CREATE INDEX tokens_by_expiry ON tokens(owner_id, expires_at, id);
 CREATE INDEX tokens_by_expiry_desc ON tokens(owner_id, expires_at DESC, id);
-"#];
+"#,
+    r#"
+-- Kept with token_count, so a status filter's totalCount never counts rows.
+ALTER TABLE applications ADD COLUMN active_count BIGINT NOT NULL DEFAULT 0;
+UPDATE applications SET active_count = (
+    SELECT COUNT(*) FROM tokens
+    WHERE tokens.owner_id = applications.id AND tokens.owner_type = 'application' AND tokens.status = 'active'
+);
+"#,
+];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
 

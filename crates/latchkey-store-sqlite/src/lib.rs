@@ -14,13 +14,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenOwnerType, TokenRecord, User};
+use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::sql::{count_select, listing, page_select, ApplicationColumns, Columns, SqlValue, TokenColumns};
+use latchkey_store::sql::{
+    count_changes, count_select, listing, page_select, ApplicationColumns, Columns, Dialect, TokenColumns, TokenCounts,
+};
 use latchkey_store::{Store, StoreError, StoreResult};
-use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
@@ -52,18 +53,22 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn question(n: usize) -> String {
-    format!("?{n}")
-}
+const DIALECT: Dialect = Dialect {
+    placeholder: |n| format!("?{n}"),
+    // A unary plus keeps SQLite from serving the condition from an index.
+    unindexed: |column| format!("+{column}"),
+};
 
-fn sql_values(params: Vec<SqlValue>) -> Vec<Value> {
-    params
-        .into_iter()
-        .map(|value| match value {
-            SqlValue::Text(text) => Value::Text(text),
-            SqlValue::Int(int) => Value::Integer(int),
+/// The counts kept with `application` (none when it does not exist).
+fn token_counts(tx: &Connection, application: &str) -> rusqlite::Result<Option<TokenCounts>> {
+    tx.prepare_cached("SELECT token_count, active_count FROM applications WHERE id = ?1")?
+        .query_row([application], |row| {
+            Ok(TokenCounts {
+                total: row.get::<_, i64>(0)?.max(0) as u64,
+                active: row.get::<_, i64>(1)?.max(0) as u64,
+            })
         })
-        .collect()
+        .optional()
 }
 
 /// Runs a listing: one page of rows and the count of all matches, read in
@@ -74,34 +79,39 @@ fn list_page<C: Columns, T>(
     columns: &str,
     owners: &[String],
     query: &ListQuery,
-    unfiltered_count: Option<&str>,
+    counts: Option<TokenCounts>,
     from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Page<T>> {
-    let sql = listing::<C>(owners, query, question);
-    let params = sql_values(sql.params.clone());
-    let total_count: i64 = match (unfiltered_count, &query.filter) {
-        (Some(count_sql), None) => tx
-            .prepare_cached(count_sql)?
-            .query_row(params_from_iter(params.iter()), |row| row.get(0))
-            .optional()?
-            .unwrap_or(0),
-        _ => tx
-            .prepare_cached(&count_select(table, &sql))?
-            .query_row(params_from_iter(params.iter()), |row| row.get(0))?,
+    let sql = listing::<C>(owners, query, &DIALECT, counts);
+    let total_count = match sql.total_count {
+        Some(known) => known,
+        None => {
+            let count: i64 = tx
+                .prepare_cached(&count_select(table, &sql))?
+                .query_row(params_from_iter(sql.params.iter()), |row| row.get(0))?;
+            count.max(0) as u64
+        }
     };
     let items = match query.offset() {
         None => Vec::new(),
         Some(offset) => {
             let text = page_select(table, columns, &sql, query.per_page, offset);
             let mut statement = tx.prepare_cached(&text)?;
-            let rows = statement.query_map(params_from_iter(params.iter()), from_row)?;
+            let rows = statement.query_map(params_from_iter(sql.params.iter()), from_row)?;
             rows.collect::<rusqlite::Result<Vec<T>>>()?
         }
     };
-    Ok(Page {
-        items,
-        total_count: total_count.max(0) as u64,
-    })
+    Ok(Page { items, total_count })
+}
+
+/// Moves an application's kept counts by `total` tokens, `active` of them active.
+fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) -> StoreResult<()> {
+    tx.prepare_cached(
+        "UPDATE applications SET token_count = token_count + ?2, active_count = active_count + ?3 WHERE id = ?1",
+    )
+    .and_then(|mut statement| statement.execute(params![application, total, active]))
+    .map_err(database)?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -358,9 +368,6 @@ impl Store for SqliteStore {
                     "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ))
                 .map_err(database)?;
-            let mut count = tx
-                .prepare_cached("UPDATE applications SET token_count = token_count + 1 WHERE id = ?1")
-                .map_err(database)?;
             for token in &tokens {
                 insert
                     .execute(params![
@@ -381,9 +388,9 @@ impl Store for SqliteStore {
                         fold_case(&token.name),
                     ])
                     .map_err(database)?;
-                if token.owner_type == TokenOwnerType::Application {
-                    count.execute([token.owner_id.to_string()]).map_err(database)?;
-                }
+            }
+            for (application, total, active) in count_changes(&tokens) {
+                add_to_counts(tx, &application, total, active)?;
             }
             Ok(())
         })
@@ -407,14 +414,15 @@ impl Store for SqliteStore {
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>> {
         let query = query.clone();
         self.read(move |tx| {
-            let count = "SELECT token_count FROM applications WHERE id = ?1";
+            let application = application.to_string();
+            let counts = token_counts(tx, &application)?;
             list_page::<TokenColumns, _>(
                 tx,
                 "tokens",
                 TOKEN_COLUMNS,
-                &[application.to_string()],
+                &[application],
                 &query,
-                Some(count),
+                counts,
                 token_from_row,
             )
         })
@@ -430,6 +438,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<TokenRecord>> {
         let patch = patch.clone();
         self.write(move |tx| {
+            let Some(current) = select_token(tx, application, id).map_err(database)? else {
+                return Ok(None);
+            };
+            if let Some(status) = patch.status.filter(|status| *status != current.status) {
+                let active = if status == Status::Active { 1 } else { -1 };
+                add_to_counts(tx, &application.to_string(), 0, active)?;
+            }
             let name_lower = patch.name.as_deref().map(fold_case);
             tx.prepare_cached(&format!(
                 "UPDATE tokens SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
@@ -464,11 +479,12 @@ impl Store for SqliteStore {
             };
             tx.execute("DELETE FROM tokens WHERE id = ?1", [id.to_string()])
                 .map_err(database)?;
-            tx.execute(
-                "UPDATE applications SET token_count = token_count - 1 WHERE id = ?1",
-                [application.to_string()],
-            )
-            .map_err(database)?;
+            add_to_counts(
+                tx,
+                &application.to_string(),
+                -1,
+                -i64::from(token.status == Status::Active),
+            )?;
             Ok(Some(token))
         })
         .await

@@ -4,7 +4,8 @@ use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration `n` (from 1) brings the schema from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE signing_keys (
     kid TEXT PRIMARY KEY,
     seed BLOB NOT NULL,
@@ -70,7 +71,16 @@ CREATE INDEX tokens_by_updated ON tokens(owner_id, updated_at, id);
 CREATE INDEX tokens_by_updated_desc ON tokens(owner_id, updated_at DESC, id);
 CREATE INDEX tokens_by_expiry ON tokens(owner_id, expires_at, id);
 CREATE INDEX tokens_by_expiry_desc ON tokens(owner_id, expires_at DESC, id);
-"#];
+"#,
+    r#"
+-- Kept with token_count, so a status filter's totalCount never counts rows.
+ALTER TABLE applications ADD COLUMN active_count INTEGER NOT NULL DEFAULT 0;
+UPDATE applications SET active_count = (
+    SELECT COUNT(*) FROM tokens
+    WHERE tokens.owner_id = applications.id AND tokens.owner_type = 'application' AND tokens.status = 'active'
+);
+"#,
+];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
 

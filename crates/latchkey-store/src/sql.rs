@@ -3,16 +3,63 @@
 //! prefix), the order with ties broken by `id` ascending, and the page window.
 
 use latchkey_core::list::{FilterField, ListQuery, SortDirection, SortField};
+use latchkey_core::model::{Status, TokenOwnerType, TokenRecord};
 
-/// A value to bind to a placeholder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqlValue {
-    Text(String),
-    Int(i64),
+/// How a backend spells the SQL where backends differ.
+pub struct Dialect {
+    /// Placeholder number `n` (from 1): `?1` or `$1`.
+    pub placeholder: fn(usize) -> String,
+    /// `column` in a condition that must not pick the index (SQLite: `+column`),
+    /// so the planner walks the sort order's index instead. PostgreSQL plans
+    /// from statistics and needs no hint.
+    pub unindexed: fn(&str) -> String,
 }
 
-/// How a backend spells placeholder number `n` (from 1): `?1` or `$1`.
-pub type Placeholder = fn(usize) -> String;
+/// The token counts kept with an application: they answer `totalCount` for
+/// an unfiltered or status-filtered listing without counting rows, and tell
+/// how common a status is when choosing a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenCounts {
+    pub total: u64,
+    pub active: u64,
+}
+
+impl TokenCounts {
+    fn with_status(self, status: Status) -> u64 {
+        match status {
+            Status::Active => self.active,
+            Status::Inactive => self.total.saturating_sub(self.active),
+        }
+    }
+}
+
+/// How much inserting `tokens` moves each application's kept counts:
+/// `(application, tokens, active tokens)`, in order of first appearance.
+pub fn count_changes(tokens: &[TokenRecord]) -> Vec<(String, i64, i64)> {
+    let mut changes: Vec<(String, i64, i64)> = Vec::new();
+    for token in tokens
+        .iter()
+        .filter(|token| token.owner_type == TokenOwnerType::Application)
+    {
+        let application = token.owner_id.to_string();
+        let index = match changes.iter().position(|(known, _, _)| *known == application) {
+            Some(index) => index,
+            None => {
+                changes.push((application, 0, 0));
+                changes.len() - 1
+            }
+        };
+        changes[index].1 += 1;
+        changes[index].2 += i64::from(token.status == Status::Active);
+    }
+    changes
+}
+
+/// A status filter on a sort by another field walks that sort's index,
+/// checking each row, when at least one row in this many matches: the walk
+/// then stops after a few pages' worth. Rarer statuses read their own index
+/// and sort what matched, which is small.
+const WALK_WHEN_ONE_IN: u64 = 8;
 
 /// The parts of a listing query that depend on its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +69,9 @@ pub struct ListingSql {
     /// `ORDER BY …` including the `id` tie-break.
     pub order_by: String,
     /// The values for the placeholders in `conditions`, in order.
-    pub params: Vec<SqlValue>,
+    pub params: Vec<String>,
+    /// `totalCount` when the kept counts answer it; `None` means count rows.
+    pub total_count: Option<u64>,
 }
 
 /// Column names of a listed table, per sort and filter field.
@@ -86,33 +135,74 @@ pub fn count_select(table: &str, sql: &ListingSql) -> String {
     format!("SELECT COUNT(*) FROM {table} WHERE {}", sql.conditions)
 }
 
-/// Builds the listing conditions for rows whose `owner_id` is one of `owners`.
-pub fn listing<C: Columns>(owners: &[String], query: &ListQuery, placeholder: Placeholder) -> ListingSql {
-    let mut params: Vec<SqlValue> = Vec::new();
-    let mut bind = |value: SqlValue| {
+/// Builds the listing conditions for rows whose `owner_id` is one of
+/// `owners`; `counts` are the kept counts when one application is listed.
+pub fn listing<C: Columns>(
+    owners: &[String],
+    query: &ListQuery,
+    dialect: &Dialect,
+    counts: Option<TokenCounts>,
+) -> ListingSql {
+    let mut params: Vec<String> = Vec::new();
+    let mut bind = |value: String| {
         params.push(value);
-        placeholder(params.len())
+        (dialect.placeholder)(params.len())
     };
-    let owner_list: Vec<String> = owners.iter().map(|owner| bind(SqlValue::Text(owner.clone()))).collect();
+    let owner_list: Vec<String> = owners.iter().map(|owner| bind(owner.clone())).collect();
     let mut conditions = format!("owner_id IN ({})", owner_list.join(", "));
+    let mut total_count = counts.map(|counts| counts.total);
     match &query.filter {
         None => {}
         // No stored value holds NUL (bodies refuse it), and PostgreSQL text
         // cannot even carry it as a parameter: such a glob matches nothing.
-        Some(filter) if filter.glob.as_str().contains('\0') => conditions.push_str(" AND 1 = 0"),
+        Some(filter) if filter.glob.as_str().contains('\0') => {
+            conditions.push_str(" AND 1 = 0");
+            total_count = Some(0);
+        }
+        // A status is one of two values: the glob picks which, exactly.
+        Some(filter) if filter.field == FilterField::Status => {
+            let column = C::filter_column(filter.field);
+            let statuses: Vec<Status> = Status::ALL
+                .into_iter()
+                .filter(|status| filter.glob.matches(status.as_str()))
+                .collect();
+            match statuses[..] {
+                [] => {
+                    conditions.push_str(" AND 1 = 0");
+                    total_count = Some(0);
+                }
+                [status] => {
+                    let matching = counts.map(|counts| counts.with_status(status));
+                    let common = counts
+                        .zip(matching)
+                        .is_some_and(|(counts, matching)| matching.saturating_mul(WALK_WHEN_ONE_IN) >= counts.total);
+                    let walk_sort_index = common && query.sort_field != SortField::Status;
+                    let column = if walk_sort_index {
+                        (dialect.unindexed)(column)
+                    } else {
+                        column.to_string()
+                    };
+                    let value = bind(status.as_str().to_string());
+                    conditions.push_str(&format!(" AND {column} = {value}"));
+                    total_count = matching;
+                }
+                _ => {}
+            }
+        }
         Some(filter) => {
             let column = C::filter_column(filter.field);
-            let like = bind(SqlValue::Text(filter.glob.to_sql_like()));
+            let like = bind(filter.glob.to_sql_like());
             conditions.push_str(&format!(" AND {column} LIKE {like} ESCAPE '\\'"));
             let prefix = filter.glob.literal_prefix();
             if !prefix.is_empty() {
-                let low = bind(SqlValue::Text(prefix.to_string()));
+                let low = bind(prefix.to_string());
                 conditions.push_str(&format!(" AND {column} >= {low}"));
             }
             if let Some(upper) = filter.glob.prefix_upper_bound() {
-                let high = bind(SqlValue::Text(upper));
+                let high = bind(upper);
                 conditions.push_str(&format!(" AND {column} < {high}"));
             }
+            total_count = None;
         }
     }
     let direction = match query.sort_direction {
@@ -129,6 +219,7 @@ pub fn listing<C: Columns>(owners: &[String], query: &ListQuery, placeholder: Pl
         conditions,
         order_by,
         params,
+        total_count,
     }
 }
 
@@ -137,45 +228,34 @@ mod tests {
     use super::*;
     use latchkey_core::list::TOKEN_LISTING;
 
-    fn question(n: usize) -> String {
-        format!("?{n}")
+    const QUESTION: Dialect = Dialect {
+        placeholder: |n| format!("?{n}"),
+        unindexed: |column| format!("+{column}"),
+    };
+
+    fn tokens(query: &[(&str, &str)], counts: Option<TokenCounts>) -> ListingSql {
+        let query = TOKEN_LISTING.parse(query.iter().copied()).unwrap();
+        listing::<TokenColumns>(&["a".into()], &query, &QUESTION, counts)
     }
 
     #[test]
     fn a_prefix_glob_becomes_an_index_range() {
-        let query = TOKEN_LISTING
-            .parse([
+        let sql = tokens(
+            &[
                 ("filterField", "name"),
                 ("filter", "Seed-0001*"),
                 ("sortField", "status"),
                 ("sortDirection", "desc"),
-            ])
-            .unwrap();
-        let sql = listing::<TokenColumns>(&["a".into()], &query, question);
+            ],
+            Some(TokenCounts { total: 10, active: 10 }),
+        );
         assert_eq!(
             sql.conditions,
             "owner_id IN (?1) AND name_lower LIKE ?2 ESCAPE '\\' AND name_lower >= ?3 AND name_lower < ?4"
         );
         assert_eq!(sql.order_by, "ORDER BY status DESC, id ASC");
-        assert_eq!(
-            sql.params,
-            [
-                SqlValue::Text("a".into()),
-                SqlValue::Text("seed-0001%".into()),
-                SqlValue::Text("seed-0001".into()),
-                SqlValue::Text("seed-0002".into())
-            ]
-        );
-    }
-
-    #[test]
-    fn a_glob_holding_nul_matches_nothing_and_binds_nothing() {
-        let query = TOKEN_LISTING
-            .parse([("filterField", "name"), ("filter", "a\0*")])
-            .unwrap();
-        let sql = listing::<TokenColumns>(&["a".into()], &query, question);
-        assert_eq!(sql.conditions, "owner_id IN (?1) AND 1 = 0");
-        assert_eq!(sql.params, [SqlValue::Text("a".into())]);
+        assert_eq!(sql.params, ["a", "seed-0001%", "seed-0001", "seed-0002"]);
+        assert_eq!(sql.total_count, None, "a name filter is counted");
     }
 
     #[test]
@@ -183,11 +263,58 @@ mod tests {
         let query = TOKEN_LISTING
             .parse([("filterField", "name"), ("filter", "*1*"), ("sortField", "id")])
             .unwrap();
-        let sql = listing::<TokenColumns>(&["a".into(), "b".into()], &query, |n| format!("${n}"));
+        let dollar = Dialect {
+            placeholder: |n| format!("${n}"),
+            unindexed: |column| column.to_string(),
+        };
+        let sql = listing::<TokenColumns>(&["a".into(), "b".into()], &query, &dollar, None);
         assert_eq!(
             sql.conditions,
             "owner_id IN ($1, $2) AND name_lower LIKE $3 ESCAPE '\\'"
         );
         assert_eq!(sql.order_by, "ORDER BY id ASC");
+    }
+
+    #[test]
+    fn a_glob_holding_nul_matches_nothing_and_binds_nothing() {
+        let sql = tokens(&[("filterField", "name"), ("filter", "a\0*")], None);
+        assert_eq!(sql.conditions, "owner_id IN (?1) AND 1 = 0");
+        assert_eq!((sql.params.len(), sql.total_count), (1, Some(0)));
+    }
+
+    #[test]
+    fn a_status_glob_picks_its_statuses_and_is_counted_from_the_kept_counts() {
+        let counts = Some(TokenCounts { total: 100, active: 95 });
+        let common = tokens(&[("filterField", "status"), ("filter", "ACT*")], counts);
+        assert_eq!(
+            common.conditions, "owner_id IN (?1) AND +status = ?2",
+            "walk the name index"
+        );
+        assert_eq!((common.params[1].as_str(), common.total_count), ("active", Some(95)));
+
+        let rare = tokens(&[("filterField", "status"), ("filter", "in*")], counts);
+        assert_eq!(
+            rare.conditions, "owner_id IN (?1) AND status = ?2",
+            "read the status index"
+        );
+        assert_eq!(rare.total_count, Some(5));
+
+        let by_status = tokens(
+            &[("filterField", "status"), ("filter", "active"), ("sortField", "status")],
+            counts,
+        );
+        assert_eq!(by_status.conditions, "owner_id IN (?1) AND status = ?2");
+
+        let both = tokens(&[("filterField", "status"), ("filter", "*active")], counts);
+        assert_eq!(
+            (both.conditions.as_str(), both.total_count),
+            ("owner_id IN (?1)", Some(100))
+        );
+        let neither = tokens(&[("filterField", "status"), ("filter", "act")], counts);
+        assert_eq!(
+            (neither.conditions.as_str(), neither.total_count),
+            ("owner_id IN (?1) AND 1 = 0", Some(0))
+        );
+        assert_eq!(tokens(&[], counts).total_count, Some(100));
     }
 }
