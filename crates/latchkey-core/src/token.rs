@@ -93,6 +93,7 @@ impl<'a> Claims<'a> {
 }
 
 /// Signs new tokens with the current key.
+#[derive(Clone)]
 pub struct Signer {
     kid: String,
     key: SigningKey,

@@ -2,13 +2,15 @@
 //! while a server runs on it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwnerType, User};
+use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwnerType, TokenRecord, User};
 use latchkey_core::scope::catalog;
 use latchkey_core::time::{now_millis, parse_rfc3339};
-use latchkey_core::token::NewToken;
+use latchkey_core::token::{NewToken, Signer};
 use latchkey_core::Id;
 use latchkey_server::admin::{issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
 use latchkey_store::Store;
@@ -161,8 +163,41 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 
 const SEED_BATCH: u64 = 10_000;
 
+/// What one seeding thread needs to mint its share of the tokens.
+#[derive(Clone)]
+struct Minter {
+    signer: Signer,
+    application: Id,
+    creator: Creator,
+    prefix: String,
+}
+
+impl Minter {
+    /// Tokens number `range`, made exactly as the API makes them.
+    fn batch(&self, range: std::ops::Range<u64>) -> Vec<TokenRecord> {
+        let now = now_millis();
+        range
+            .map(|n| {
+                let new = NewToken {
+                    owner_type: TokenOwnerType::Application,
+                    owner_id: self.application,
+                    creator: self.creator.clone(),
+                    name: format!("{}-{n:07}", self.prefix),
+                    description: String::new(),
+                    scope: vec!["all.Application.read".to_string()],
+                    status: Status::Active,
+                    expiration_date: None,
+                };
+                self.signer.issue(new, now).0
+            })
+            .collect()
+    }
+}
+
 /// Inserts `count` tokens made exactly as the API makes them (signed, only
-/// the digest stored), in batches of one transaction each.
+/// the digest stored), in batches of one transaction each. Signing is the
+/// costly part, so threads on every core mint batches while this task
+/// inserts the ones already made.
 async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let application: Id = args
         .app
@@ -174,33 +209,39 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     }
     let (signer, _) = load_keys(&*store).await?;
     let (admin, _) = store.user_or_create(ADMIN_USER, now_millis()).await?;
-    let creator = Creator {
-        kind: CreatorType::User,
-        id: admin.id,
-        name: admin.name,
+    let minter = Minter {
+        signer,
+        application,
+        creator: Creator {
+            kind: CreatorType::User,
+            id: admin.id,
+            name: admin.name,
+        },
+        prefix: args.prefix,
     };
+    let count = args.count;
+    let next = Arc::new(AtomicU64::new(0));
+    let (made, mut ready) = tokio::sync::mpsc::channel::<Vec<TokenRecord>>(4);
+    let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    for _ in 0..threads {
+        let (minter, next, made) = (minter.clone(), next.clone(), made.clone());
+        std::thread::spawn(move || loop {
+            let start = next.fetch_add(SEED_BATCH, Ordering::Relaxed);
+            if start >= count
+                || made
+                    .blocking_send(minter.batch(start..count.min(start + SEED_BATCH)))
+                    .is_err()
+            {
+                break;
+            }
+        });
+    }
+    drop(made);
     let mut done = 0;
-    while done < args.count {
-        let batch = SEED_BATCH.min(args.count - done);
-        let now = now_millis();
-        let records: Vec<_> = (done..done + batch)
-            .map(|n| {
-                let new = NewToken {
-                    owner_type: TokenOwnerType::Application,
-                    owner_id: application,
-                    creator: creator.clone(),
-                    name: format!("{}-{n:07}", args.prefix),
-                    description: String::new(),
-                    scope: vec!["all.Application.read".to_string()],
-                    status: Status::Active,
-                    expiration_date: None,
-                };
-                signer.issue(new, now).0
-            })
-            .collect();
-        store.insert_tokens(&records).await?;
-        done += batch;
-        eprint!("\rseeded {done}/{} tokens", args.count);
+    while let Some(batch) = ready.recv().await {
+        store.insert_tokens(&batch).await?;
+        done += batch.len() as u64;
+        eprint!("\rseeded {done}/{count} tokens");
         std::io::stderr().flush().ok();
     }
     eprintln!();
