@@ -448,3 +448,68 @@ async fn a_newer_schema_is_refused_with_a_clear_message() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_seed_inserts_every_token_once() {
+    each_backend(|backend| async move {
+        let server = Server::start(&backend);
+        let app = server.api.create_application(&server.admin_token, "seeded").await;
+        // More than two batches, minted on several threads.
+        run_cli(&[
+            "admin",
+            "seed",
+            "--database",
+            &backend.url,
+            "--app",
+            &app,
+            "--count",
+            "25000",
+            "--prefix",
+            "s",
+        ]);
+        let listing = |query: &str| {
+            let (api, admin) = (server.api.clone(), server.admin_token.clone());
+            let target = format!("/applications/{app}/tokens?{query}");
+            async move { api.get(&target, &admin).await.expect(200).clone() }
+        };
+        let first = listing("perPage=1").await;
+        assert_eq!(
+            (first["totalCount"].as_u64(), first["items"][0]["name"].as_str()),
+            (Some(25000), Some("s-0000000"))
+        );
+        let last = listing("perPage=1&sortDirection=desc").await;
+        assert_eq!(last["items"][0]["name"], "s-0024999");
+        let prefixed = listing("filterField=name&filter=s-0001*&perPage=1000").await;
+        assert_eq!(prefixed["totalCount"], 1000);
+        let names: std::collections::HashSet<&str> = prefixed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|token| token["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 1000, "no name twice");
+        let active = listing("filterField=status&filter=active&perPage=1").await;
+        assert_eq!(
+            (
+                active["totalCount"].as_u64(),
+                active["items"][0]["creatorType"].as_str()
+            ),
+            (Some(25000), Some("user"))
+        );
+        let wrong = cli(
+            &[
+                "admin",
+                "seed",
+                "--database",
+                &backend.url,
+                "--app",
+                "000000000000000000000000",
+                "--count",
+                "1",
+            ],
+            &[],
+        );
+        assert!(wrong.stderr.contains("there is no application"), "{}", wrong.stderr);
+    })
+    .await;
+}
