@@ -16,14 +16,15 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::sql::{
-    count_changes, count_select, listing, page_select, ApplicationColumns, Columns, Dialect, TokenColumns, TokenCounts,
+    count_changes, count_select, expires_at, listing, page_select, scope_text, ApplicationColumns, Columns, Dialect,
+    TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::{Store, StoreError, StoreResult};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
-use rows::{application_from_row, expires_at, key_from_row, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
+use rows::{application_from_row, key_from_row, token_from_row};
 
 pub use schema::SUPPORTED_VERSION;
 
@@ -422,7 +423,7 @@ impl Store for PostgresStore {
         let creator_names = column(|t| t.creator.name.clone());
         let names = column(|t| t.name.clone());
         let descriptions = column(|t| t.description.clone());
-        let scopes = column(|t| t.scope.join(" "));
+        let scopes = column(|t| scope_text(&t.scope));
         let statuses = column(|t| t.status.as_str().to_string());
         let names_lower = column(|t| fold_case(&t.name));
         let created: Vec<i64> = tokens.iter().map(|t| t.creation_date).collect();

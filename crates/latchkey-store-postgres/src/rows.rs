@@ -5,20 +5,9 @@ use latchkey_core::model::{
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
+use latchkey_store::sql::{expiration_date, scope_names};
 use latchkey_store::StoreError;
 use tokio_postgres::Row;
-
-pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
-    description, scope, status, created_at, updated_at, expires_at, digest";
-
-pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
-
-/// `expires_at` of a token that never expires.
-const NEVER: Millis = i64::MAX;
-
-pub fn expires_at(expiration: Option<Millis>) -> Millis {
-    expiration.unwrap_or(NEVER)
-}
 
 fn corrupt(column: &str) -> StoreError {
     StoreError::Database(format!("column {column} holds a value latchkey did not write"))
@@ -51,11 +40,11 @@ pub fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         },
         name: get(row, "name")?,
         description: get(row, "description")?,
-        scope: scope.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+        scope: scope_names(scope),
         status: parsed(row, "status", Status::parse)?,
         creation_date: get(row, "created_at")?,
         last_updated: get(row, "updated_at")?,
-        expiration_date: (expires != NEVER).then_some(expires),
+        expiration_date: expiration_date(expires),
         digest: digest.try_into().map_err(|_| corrupt("digest"))?,
     })
 }

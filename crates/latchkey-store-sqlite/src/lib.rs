@@ -19,13 +19,14 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::sql::{
-    count_changes, count_select, listing, page_select, ApplicationColumns, Columns, Dialect, TokenColumns, TokenCounts,
+    count_changes, count_select, expires_at, listing, page_select, scope_text, ApplicationColumns, Columns, Dialect,
+    TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::{Store, StoreError, StoreResult};
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
-use rows::{application_from_row, expires_at, token_from_row, APPLICATION_COLUMNS, TOKEN_COLUMNS};
+use rows::{application_from_row, token_from_row};
 use writer::Writer;
 
 pub use schema::SUPPORTED_VERSION;
@@ -379,7 +380,7 @@ impl Store for SqliteStore {
                         token.creator.name,
                         token.name,
                         token.description,
-                        token.scope.join(" "),
+                        scope_text(&token.scope),
                         token.status.as_str(),
                         token.creation_date,
                         token.last_updated,

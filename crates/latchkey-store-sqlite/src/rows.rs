@@ -5,20 +5,9 @@ use latchkey_core::model::{
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
+use latchkey_store::sql::{expiration_date, scope_names};
 use rusqlite::types::Type;
 use rusqlite::{Error, Row};
-
-pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
-    description, scope, status, created_at, updated_at, expires_at, digest";
-
-pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
-
-/// `expires_at` of a token that never expires.
-const NEVER: Millis = i64::MAX;
-
-pub fn expires_at(expiration: Option<Millis>) -> Millis {
-    expiration.unwrap_or(NEVER)
-}
 
 fn corrupt(index: usize, what: &str) -> Error {
     Error::FromSqlConversionFailure(index, Type::Text, format!("not {what}").into())
@@ -48,11 +37,11 @@ pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         },
         name: row.get(6)?,
         description: row.get(7)?,
-        scope: scope.split(' ').filter(|s| !s.is_empty()).map(String::from).collect(),
+        scope: scope_names(&scope),
         status: parsed(row, 9, Status::parse, "a status")?,
         creation_date: row.get(10)?,
         last_updated: row.get(11)?,
-        expiration_date: (expires != NEVER).then_some(expires),
+        expiration_date: expiration_date(expires),
         digest: row.get::<_, [u8; 32]>(13)?,
     })
 }

@@ -4,6 +4,40 @@
 
 use latchkey_core::list::{FilterField, ListQuery, SortDirection, SortField};
 use latchkey_core::model::{Status, TokenOwnerType, TokenRecord};
+use latchkey_core::time::Millis;
+
+/// The token columns every query reads, in this order.
+pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
+    description, scope, status, created_at, updated_at, expires_at, digest";
+
+/// The application columns every query reads, in this order.
+pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
+
+/// `expires_at` of a token that never expires: it sorts as infinitely late.
+const NEVER: Millis = i64::MAX;
+
+/// The stored `expires_at` of an expiration date.
+pub fn expires_at(expiration: Option<Millis>) -> Millis {
+    expiration.unwrap_or(NEVER)
+}
+
+/// The expiration date a stored `expires_at` means.
+pub fn expiration_date(expires_at: Millis) -> Option<Millis> {
+    (expires_at != NEVER).then_some(expires_at)
+}
+
+/// The stored `scope`: names joined by single spaces (no name holds one).
+pub fn scope_text(scope: &[String]) -> String {
+    scope.join(" ")
+}
+
+/// The scope names a stored `scope` holds.
+pub fn scope_names(text: &str) -> Vec<String> {
+    text.split(' ')
+        .filter(|name| !name.is_empty())
+        .map(String::from)
+        .collect()
+}
 
 /// How a backend spells the SQL where backends differ.
 pub struct Dialect {
