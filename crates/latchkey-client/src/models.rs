@@ -276,6 +276,8 @@ pub trait Listing {
     type Item;
     /// The items of this page.
     fn into_items(self) -> Vec<Self::Item>;
+    /// The items of this page, borrowed.
+    fn items(&self) -> &[Self::Item];
     /// This page's number.
     fn page(&self) -> u64;
     /// The page size.
@@ -294,6 +296,9 @@ macro_rules! listing {
             type Item = $item;
             fn into_items(self) -> Vec<$item> {
                 self.items
+            }
+            fn items(&self) -> &[$item] {
+                &self.items
             }
             fn page(&self) -> u64 {
                 self.page

@@ -2,12 +2,11 @@
 
 use clap::Subcommand;
 use latchkey_client::{
-    Application, ApplicationFilterField, ApplicationListParams, ApplicationPost, ApplicationSortField, Applications,
-    OwnerType,
+    Application, ApplicationFilterField, ApplicationListParams, ApplicationPost, ApplicationSortField, OwnerType,
 };
 
-use super::table::{date, render, Column};
-use super::{fetch_all, print_json, Output, PageArgs, Remote};
+use super::table::{date, Column, Row};
+use super::{deleted, list, show, PageArgs, Remote};
 
 #[derive(clap::Args, Debug)]
 pub struct AppsCommand {
@@ -61,46 +60,21 @@ fn owner_text(owner: Option<OwnerType>) -> &'static str {
     }
 }
 
-fn print_table(apps: &[Application]) {
-    let columns = [
-        Column {
-            heading: "ID",
-            flexible: false,
-        },
-        Column {
-            heading: "NAME",
-            flexible: true,
-        },
-        Column {
-            heading: "OWNER",
-            flexible: false,
-        },
-        Column {
-            heading: "CREATED",
-            flexible: false,
-        },
+impl Row for Application {
+    const COLUMNS: &'static [Column] = &[
+        Column::fixed("ID"),
+        Column::flexible("NAME"),
+        Column::fixed("OWNER"),
+        Column::fixed("CREATED"),
     ];
-    let rows: Vec<Vec<String>> = apps
-        .iter()
-        .map(|app| {
-            vec![
-                app.id.clone(),
-                app.name.clone(),
-                owner_text(app.owner_type).to_string(),
-                date(app.creation_date, ""),
-            ]
-        })
-        .collect();
-    print!("{}", render(&columns, &rows));
-}
 
-fn print_app(app: &Application, output: Output) -> anyhow::Result<()> {
-    match output {
-        Output::Json => print_json(app),
-        Output::Table => {
-            print_table(std::slice::from_ref(app));
-            Ok(())
-        }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            owner_text(self.owner_type).to_string(),
+            date(self.creation_date, ""),
+        ]
     }
 }
 
@@ -115,7 +89,7 @@ impl AppsCommand {
                     description,
                     org_id: org,
                 };
-                print_app(&client.applications().post(&post).await?, output)?;
+                show(&client.applications().post(&post).await?, output)?;
             }
             AppsAction::List {
                 sort_field,
@@ -130,26 +104,13 @@ impl AppsCommand {
                     filter_field,
                     filter: page.filter,
                 };
-                let listing: Applications = if page.all {
-                    let Some(all) = fetch_all(client.applications().pager(&params), "applications").await? else {
-                        return Ok(());
-                    };
-                    all
-                } else {
-                    client.applications().get(&params).await?
-                };
-                match output {
-                    Output::Json => print_json(&listing)?,
-                    Output::Table => print_table(&listing.items),
-                }
+                let apps = client.applications();
+                list(apps.get(&params), apps.pager(&params), page.all, "applications", output).await?;
             }
-            AppsAction::Get { app } => print_app(&client.application().get(&app).await?, output)?,
+            AppsAction::Get { app } => show(&client.application().get(&app).await?, output)?,
             AppsAction::Delete { app } => {
                 let success = client.application().delete(&app).await?;
-                match output {
-                    Output::Json => print_json(&success)?,
-                    Output::Table => println!("deleted application {app} and its tokens"),
-                }
+                deleted(&success, &format!("deleted application {app} and its tokens"), output)?;
             }
         }
         Ok(())

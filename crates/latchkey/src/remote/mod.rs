@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use latchkey_client::{Client, Listing, Pager, SortDirection};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use table::{print_rows, Row};
 
 pub use apps::AppsCommand;
 pub use tokens::TokensCommand;
@@ -65,6 +66,56 @@ pub struct PageArgs {
     /// Follow every page and print one combined result.
     #[arg(long)]
     all: bool,
+}
+
+/// Prints one item: a one-row table, or its JSON.
+fn show<T: Row + Serialize>(item: &T, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Json => print_json(item),
+        Output::Table => {
+            print_rows(std::slice::from_ref(item));
+            Ok(())
+        }
+    }
+}
+
+/// Prints one page from `one_page`, or with `all` every page merged.
+async fn list<P>(
+    one_page: impl std::future::Future<Output = Result<P, latchkey_client::Error>>,
+    pager: Pager<'_, P>,
+    all: bool,
+    noun: &str,
+    output: Output,
+) -> anyhow::Result<()>
+where
+    P: Listing + Serialize + DeserializeOwned,
+    P::Item: Row,
+{
+    let listing = match all {
+        false => one_page.await?,
+        true => match fetch_all(pager, noun).await? {
+            Some(listing) => listing,
+            None => return Ok(()),
+        },
+    };
+    match output {
+        Output::Json => print_json(&listing),
+        Output::Table => {
+            print_rows(listing.items());
+            Ok(())
+        }
+    }
+}
+
+/// Prints what a DELETE answered: `done` for people, the JSON otherwise.
+fn deleted(success: &latchkey_client::Success, done: &str, output: Output) -> anyhow::Result<()> {
+    match output {
+        Output::Json => print_json(success),
+        Output::Table => {
+            println!("{done}");
+            Ok(())
+        }
+    }
 }
 
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {

@@ -8,6 +8,24 @@ pub struct Column {
     pub flexible: bool,
 }
 
+impl Column {
+    /// A column as wide as its widest cell.
+    pub const fn fixed(heading: &'static str) -> Column {
+        Column {
+            heading,
+            flexible: false,
+        }
+    }
+
+    /// A column that shrinks, with the other flexible ones, to fit.
+    pub const fn flexible(heading: &'static str) -> Column {
+        Column {
+            heading,
+            flexible: true,
+        }
+    }
+}
+
 /// The width to fit: the terminal's, else `COLUMNS`, else 120.
 fn terminal_width() -> usize {
     terminal_size::terminal_size()
@@ -25,8 +43,20 @@ fn truncate(text: &str, width: usize) -> String {
     cut
 }
 
+/// Something shown as one row of a table.
+pub trait Row {
+    const COLUMNS: &'static [Column];
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Prints `items` as a table that fits the terminal.
+pub fn print_rows<T: Row>(items: &[T]) {
+    let rows: Vec<Vec<String>> = items.iter().map(Row::cells).collect();
+    print!("{}", render(T::COLUMNS, &rows));
+}
+
 /// Renders rows under headings; flexible columns share what the fixed ones leave.
-pub fn render(columns: &[Column], rows: &[Vec<String>]) -> String {
+fn render(columns: &[Column], rows: &[Vec<String>]) -> String {
     render_to_width(columns, rows, terminal_width())
 }
 

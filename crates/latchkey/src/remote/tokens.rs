@@ -4,12 +4,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use latchkey_client::{
-    ApiToken, ApiTokenPatch, ApiTokens, ApplicationApiTokenPost, TokenFilterField, TokenListParams, TokenSortField,
-    TokenStatus,
+    ApiToken, ApiTokenPatch, ApplicationApiTokenPost, TokenFilterField, TokenListParams, TokenSortField, TokenStatus,
 };
 
-use super::table::{date, render, Column};
-use super::{fetch_all, print_json, Output, PageArgs, Remote};
+use super::table::{date, Column, Row};
+use super::{deleted, list, show, Output, PageArgs, Remote};
 
 #[derive(clap::Args, Debug)]
 pub struct TokensCommand {
@@ -107,56 +106,25 @@ fn scope_summary(scope: &[String]) -> String {
     }
 }
 
-fn print_table(tokens: &[ApiToken]) {
-    let columns = [
-        Column {
-            heading: "ID",
-            flexible: false,
-        },
-        Column {
-            heading: "NAME",
-            flexible: true,
-        },
-        Column {
-            heading: "STATUS",
-            flexible: false,
-        },
-        Column {
-            heading: "SCOPE",
-            flexible: true,
-        },
-        Column {
-            heading: "EXPIRES",
-            flexible: false,
-        },
-        Column {
-            heading: "CREATED",
-            flexible: false,
-        },
+impl Row for ApiToken {
+    const COLUMNS: &'static [Column] = &[
+        Column::fixed("ID"),
+        Column::flexible("NAME"),
+        Column::fixed("STATUS"),
+        Column::flexible("SCOPE"),
+        Column::fixed("EXPIRES"),
+        Column::fixed("CREATED"),
     ];
-    let rows: Vec<Vec<String>> = tokens
-        .iter()
-        .map(|token| {
-            vec![
-                token.id.clone(),
-                token.name.clone(),
-                status_text(token.status).to_string(),
-                scope_summary(&token.scope),
-                date(token.expiration_date, "never"),
-                date(token.creation_date, ""),
-            ]
-        })
-        .collect();
-    print!("{}", render(&columns, &rows));
-}
 
-fn print_token(token: &ApiToken, output: Output) -> anyhow::Result<()> {
-    match output {
-        Output::Json => print_json(token),
-        Output::Table => {
-            print_table(std::slice::from_ref(token));
-            Ok(())
-        }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.id.clone(),
+            self.name.clone(),
+            status_text(self.status).to_string(),
+            scope_summary(&self.scope),
+            date(self.expiration_date, "never"),
+            date(self.creation_date, ""),
+        ]
     }
 }
 
@@ -179,19 +147,15 @@ impl TokensCommand {
                     filter_field,
                     filter: page.filter,
                 };
-                let resource = client.application_api_tokens();
-                let listing: ApiTokens = if page.all {
-                    let Some(all) = fetch_all(resource.pager(&app, &params), "tokens").await? else {
-                        return Ok(());
-                    };
-                    all
-                } else {
-                    resource.get(&app, &params).await?
-                };
-                match output {
-                    Output::Json => print_json(&listing)?,
-                    Output::Table => print_table(&listing.items),
-                }
+                let tokens = client.application_api_tokens();
+                list(
+                    tokens.get(&app, &params),
+                    tokens.pager(&app, &params),
+                    page.all,
+                    "tokens",
+                    output,
+                )
+                .await?;
             }
             TokensAction::Create {
                 app,
@@ -209,17 +173,14 @@ impl TokensCommand {
                     status,
                 };
                 let token = client.application_api_tokens().post(&app, &post).await?;
-                match output {
-                    Output::Json => print_json(&token)?,
-                    Output::Table => {
-                        print_table(std::slice::from_ref(&token));
-                        let secret = token.token.as_deref().context("the server sent no secret")?;
-                        println!("\nThe token's secret follows. It will not be shown again; store it now:\n{secret}");
-                    }
+                show(&token, output)?;
+                if output == Output::Table {
+                    let secret = token.token.as_deref().context("the server sent no secret")?;
+                    println!("\nThe token's secret follows. It will not be shown again; store it now:\n{secret}");
                 }
             }
             TokensAction::Get { app, id } => {
-                print_token(&client.application_api_token().get(&app, &id).await?, output)?;
+                show(&client.application_api_token().get(&app, &id).await?, output)?;
             }
             TokensAction::Update {
                 app,
@@ -233,14 +194,11 @@ impl TokensCommand {
                     description,
                     status,
                 };
-                print_token(&client.application_api_token().patch(&app, &id, &patch).await?, output)?;
+                show(&client.application_api_token().patch(&app, &id, &patch).await?, output)?;
             }
             TokensAction::Delete { app, id } => {
                 let success = client.application_api_token().delete(&app, &id).await?;
-                match output {
-                    Output::Json => print_json(&success)?,
-                    Output::Table => println!("deleted token {id}"),
-                }
+                deleted(&success, &format!("deleted token {id}"), output)?;
             }
         }
         Ok(())
