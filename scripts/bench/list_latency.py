@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
 """Sequential latency of GET /applications/{id}/tokens, small vs large application.
 
-Used by scripts/bench.sh. For every query it sends REQUESTS requests to the
-small application A and REQUESTS to the large application B, one at a time,
-alternating A, B, A, B... over two keep-alive connections (so background load
-on a shared machine hits both sides alike), and times each request from
-sending it to having read the whole body. Prints a markdown table to stdout;
-warnings (non-200 answers, wrong counts, wrong order) go to stderr and into
-the table's last column.
+Used by scripts/bench.sh. For every query it sends up to REQUESTS requests to
+the small application S and as many to the large application L, one at a
+time, alternating S, L, S, L... over two keep-alive connections (so
+background load on a shared machine hits both sides alike), and times each
+request from sending it to having read the whole body. A query stops early
+when it has taken --seconds (so a slow query cannot stall the run); the
+number of samples is reported.
 
-Exit status: 0 when the table was produced (even with warnings), 1 on usage errors.
+Every answer is checked: status 200, `count`, the `totalCount` the seeded
+data must give (the seeded names are PREFIX-0000000, PREFIX-0000001, …; any
+other token of an application must have a name without digits), and the
+order of the first answer (sort field, ties by id ascending, spec 1.1).
+
+Writes JSON to stdout: {"queries": [{"query", "S": {...}, "L": {...},
+"problems": [...]}, ...]}, each side with p50_ms, p99_ms, samples and
+totalCount. Exit status 0 when the JSON was written (even with problems).
 """
 
 import argparse
@@ -22,18 +29,22 @@ import time
 
 SORT_FIELDS = ["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"]
 NEVER = "\uffff"  # a token without expirationDate sorts after every date
+PREFIX_GLOB = "seed-0001*"
+INFIX_GLOB = "*0001*"
 
 
-def queries(per_page):
-    base = f"perPage={per_page}&page=0"
+def queries():
+    """(query, sort field, direction, expected totalCount as a function of Side)."""
     out = []
     for field in SORT_FIELDS:
         for direction in ("asc", "desc"):
-            out.append((f"sortField={field}&sortDirection={direction}", field, direction))
-    out.append(("filterField=name&filter=seed-0001*", "name", "asc"))
-    out.append(("filterField=name&filter=*0001*", "name", "asc"))
-    out.append(("filterField=status&filter=active", "name", "asc"))
-    return [(f"{base}&{q}", q, f, d) for q, f, d in out]
+            out.append((f"sortField={field}&sortDirection={direction}", field, direction, lambda s: s.total))
+    out.append((f"filterField=name&filter={PREFIX_GLOB}", "name", "asc",
+                lambda s: sum(1 for n in range(s.seeded) if f"{n:07}".startswith("0001"))))
+    out.append((f"filterField=name&filter={INFIX_GLOB}", "name", "asc",
+                lambda s: sum(1 for n in range(s.seeded) if "0001" in f"{n:07}")))
+    out.append(("filterField=status&filter=active", "name", "asc", lambda s: s.total))
+    return out
 
 
 def sort_key(item, field):
@@ -63,9 +74,9 @@ def percentile(sorted_values, p):
 
 
 class Side:
-    def __init__(self, host, port, token, app, expected_total):
-        self.host, self.port, self.app = host, port, app
-        self.expected_total = expected_total
+    def __init__(self, name, host, port, token, app, seeded, total):
+        self.name, self.host, self.port, self.app = name, host, port, app
+        self.seeded, self.total = seeded, total
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self.conn = None
 
@@ -89,79 +100,86 @@ class Side:
         raise AssertionError("unreachable")
 
 
-def check(side, query, field, direction, per_page, status, body):
+def check(expected_total, field, direction, per_page, status, body, first):
+    """None, or what is wrong with one answer (the order only on the first)."""
     if status != 200:
         return f"HTTP {status}: {body[:200]!r}"
     doc = json.loads(body)
     items, total = doc["items"], doc["totalCount"]
+    if total != expected_total:
+        return f"totalCount {total}, expected {expected_total}"
     if doc["count"] != len(items) or len(items) != min(per_page, total):
         return f"count {doc['count']}, {len(items)} items, totalCount {total}"
-    if "filter=" not in query and total != side.expected_total:
-        return f"totalCount {total}, expected {side.expected_total}"
-    problem = order_problem(items, field, direction)
-    return problem
+    return order_problem(items, field, direction) if first else None
+
+
+def summary(samples, total):
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1e3, 3) if ordered else None,
+        "p99_ms": round(percentile(ordered, 99) * 1e3, 3) if ordered else None,
+        "samples": len(ordered),
+        "totalCount": total,
+    }
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addr", required=True, help="host:port")
     parser.add_argument("--token", required=True)
-    parser.add_argument("--app-a", required=True)
-    parser.add_argument("--app-b", required=True)
-    parser.add_argument("--total-a", type=int, required=True, help="tokens in A")
-    parser.add_argument("--total-b", type=int, required=True, help="tokens in B")
+    parser.add_argument("--app-s", required=True)
+    parser.add_argument("--app-l", required=True)
+    parser.add_argument("--seeded-s", type=int, required=True, help="seeded tokens in S")
+    parser.add_argument("--seeded-l", type=int, required=True, help="seeded tokens in L")
+    parser.add_argument("--extra-l", type=int, default=0, help="other tokens of L (names without digits)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--per-page", type=int, default=100)
-    parser.add_argument("--warnings", help="also write one line per problem to this file")
+    parser.add_argument("--seconds", type=float, default=60, help="most time per query")
+    parser.add_argument("--paths-out", help="write L's query paths there, one a line, and measure nothing")
     args = parser.parse_args()
     host, _, port = args.addr.rpartition(":")
 
-    a = Side(host, int(port), args.token, args.app_a, args.total_a)
-    b = Side(host, int(port), args.token, args.app_b, args.total_b)
-    rows = []
-    warnings = []
-    for full, short, field, direction in queries(args.per_page):
-        samples = {id(a): [], id(b): []}
+    s = Side("S", host, int(port), args.token, args.app_s, args.seeded_s, args.seeded_s)
+    l = Side("L", host, int(port), args.token, args.app_l, args.seeded_l, args.seeded_l + args.extra_l)
+    if args.paths_out:
+        with open(args.paths_out, "w") as f:
+            f.writelines(f"/applications/{l.app}/tokens?perPage={args.per_page}&page=0&{q[0]}\n" for q in queries())
+        return
+    results = []
+    for query, field, direction, expected in queries():
+        full = f"perPage={args.per_page}&page=0&{query}"
+        samples = {s.name: [], l.name: []}
         totals = {}
-        notes = []
-        non200 = 0
+        problems = {}
+        started = time.monotonic()
         for n in range(args.warmup + args.requests):
-            for side in (a, b):
+            if n > args.warmup and time.monotonic() - started > args.seconds:
+                break
+            for side in (s, l):
                 seconds, status, body = side.get(full)
-                if status != 200:
-                    non200 += 1
-                if n == 0:
-                    problem = check(side, full, field, direction, args.per_page, status, body)
-                    if problem:
-                        notes.append(f"{'A' if side is a else 'B'}: {problem}")
-                    if status == 200:
-                        totals[id(side)] = json.loads(body)["totalCount"]
+                problem = check(expected(side), field, direction, args.per_page, status, body, n == 0)
+                if problem:
+                    problems.setdefault(f"{side.name}: {problem}", 0)
+                    problems[f"{side.name}: {problem}"] += 1
+                elif n == 0:
+                    totals[side.name] = json.loads(body)["totalCount"]
                 if n >= args.warmup:
-                    samples[id(side)].append(seconds)
-        if non200:
-            notes.append(f"{non200} non-200 answers")
+                    samples[side.name].append(seconds)
+        notes = [f"{p} ({c}×)" if c > 1 else p for p, c in problems.items()]
         for note in notes:
-            print(f"WARNING: {short}: {note}", file=sys.stderr)
-            warnings.append(f"{short}: {note}")
-        sa, sb = sorted(samples[id(a)]), sorted(samples[id(b)])
-        a50, a99 = statistics.median(sa) * 1e3, percentile(sa, 99) * 1e3
-        b50, b99 = statistics.median(sb) * 1e3, percentile(sb, 99) * 1e3
-        rows.append(
-            f"| `{short}` | {totals.get(id(a), '?')} | {totals.get(id(b), '?')} "
-            f"| {a50:.2f} | {a99:.2f} | {b50:.2f} | {b99:.2f} "
-            f"| {b50 / a50:.1f}× | {b99 / a99:.1f}× | {'; '.join(notes) or 'ok'} |"
-        )
-        print(f"  list {short}: A p50 {a50:.2f} ms, B p50 {b50:.2f} ms", file=sys.stderr)
-
-    print("| query (`perPage=%d&page=0&…`) | totalCount A | totalCount B | A p50 ms | A p99 ms "
-          "| B p50 ms | B p99 ms | B/A p50 | B/A p99 | checks |" % args.per_page)
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-    for row in rows:
-        print(row)
-    if args.warnings:
-        with open(args.warnings, "w") as f:
-            f.writelines(line.replace("\n", " ") + "\n" for line in warnings)
+            print(f"WARNING: list {query}: {note}", file=sys.stderr)
+        row = {
+            "query": query,
+            "S": summary(samples["S"], totals.get("S")),
+            "L": summary(samples["L"], totals.get("L")),
+            "problems": notes,
+        }
+        results.append(row)
+        print(f"bench:   list {query}: S p50 {row['S']['p50_ms']} ms, L p50 {row['L']['p50_ms']} ms"
+              f" ({row['L']['samples']} samples)", file=sys.stderr)
+    json.dump({"per_page": args.per_page, "requests": args.requests, "queries": results}, sys.stdout, indent=1)
+    print()
 
 
 if __name__ == "__main__":
