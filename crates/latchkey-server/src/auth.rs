@@ -12,7 +12,7 @@
 //! Every refusal is counted in `/metrics` by its [`AuthFailure`], and every
 //! lookup as a cache hit or miss.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,6 +135,9 @@ pub struct AuthCache {
     entries: Cache<Digest, Cached>,
     ttl: Duration,
     stale_if_error: Duration,
+    /// Counts evictions, so an answer read from the database before an
+    /// eviction is not cached after it (see [`AuthCache::keep`]).
+    evictions: AtomicU64,
 }
 
 impl AuthCache {
@@ -145,21 +148,39 @@ impl AuthCache {
             entries: Cache::new(capacity),
             ttl,
             stale_if_error,
+            evictions: AtomicU64::new(0),
         }
     }
 
     /// Forgets the token with this digest (after a PATCH or DELETE).
     pub fn evict(&self, digest: &Digest) {
+        // Counted before removing: a concurrent `keep` either sees the count
+        // move, or inserted before this removal.
+        self.evictions.fetch_add(1, Ordering::SeqCst);
         self.entries.remove(digest);
     }
 
     /// Forgets every token of `application` (after the application's deletion).
     pub fn evict_application(&self, application: Id) {
+        self.evictions.fetch_add(1, Ordering::SeqCst);
         self.entries.retain(|_, cached| {
             !cached.verdict.as_ref().is_ok_and(|caller| {
                 caller.token.owner_type == TokenOwnerType::Application && caller.token.owner_id == application
             })
         });
+    }
+
+    /// A mark to take before reading a token from the database.
+    fn mark(&self) -> u64 {
+        self.evictions.load(Ordering::SeqCst)
+    }
+
+    /// Undoes the caching of an answer read since `mark` if an eviction
+    /// happened meanwhile: the answer may predate the change that evicted.
+    fn keep(&self, key: &Digest, mark: u64) {
+        if self.evictions.load(Ordering::SeqCst) != mark {
+            self.entries.remove(key);
+        }
     }
 }
 
@@ -223,8 +244,10 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
             }
             Err(guard) => {
                 state.metrics.auth_cache_misses.inc();
+                let mark = cache.mark();
                 let verdict = resolve(state, token, &key).await?;
                 let _ = guard.insert(Cached::new(verdict.clone()));
+                cache.keep(&key, mark);
                 Ok(verdict)
             }
         },
@@ -243,11 +266,13 @@ async fn refresh(state: &AppState, token: &str, key: Digest, stale: Cached) -> A
         return Ok(stale.verdict);
     }
     state.metrics.auth_cache_misses.inc();
+    let mark = cache.mark();
     let fresh = resolve(state, token, &key).await;
     stale.refreshing.store(false, Ordering::Release);
     match fresh {
         Ok(verdict) => {
             cache.entries.insert(key, Cached::new(verdict.clone()));
+            cache.keep(&key, mark);
             Ok(verdict)
         }
         Err(error) if usable => {
