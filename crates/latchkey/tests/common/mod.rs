@@ -214,7 +214,7 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// Runs one SQL command with `psql` against the database `url` names,
 /// bounded in time.
-fn psql(url: &str, sql: &str) -> Result<(), String> {
+pub fn psql(url: &str, sql: &str) -> Result<(), String> {
     let program = std::env::var_os(POSTGRES_BINDIR_VAR)
         .map(|dir| PathBuf::from(dir).join("psql"))
         .filter(|path| path.exists())
