@@ -182,7 +182,7 @@ server_start() {
     log "$CASE: server pid $SERVER_PID at $BASE"
 }
 
-# server_stop: SIGTERM, then SIGKILL after 5 s; notes what the server logged.
+# server_stop: SIGTERM (the server drains and exits), then SIGKILL after 5 s.
 server_stop() {
     [[ -n $SERVER_PID ]] || return 0
     if kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -273,7 +273,7 @@ load() {
 INTROSPECT_ACTION=applicationApiTokens.get
 
 run_case() {
-    local backend=$1 size=$2 start before after created
+    local backend=$1 size=$2 start
     CASE="$backend $size"
     CASE_FILE="$RESULTS/$backend-$size.kv"
     : >"$CASE_FILE"
