@@ -262,7 +262,8 @@ pg_stop() {
     if [ "$status" != 0 ] && [ -s "$PG_DIR/postgres.log" ]; then
         # What the server refused, not the disconnects of killed clients.
         local errors
-        errors=$(grep -E '(ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT|STATEMENT):' "$PG_DIR/postgres.log" | tail -n 30)
+        # `|| true`: finding none must not end a caller running under `set -e -o pipefail`.
+        errors=$(grep -E '(ERROR|FATAL|PANIC|DETAIL|HINT|CONTEXT|STATEMENT):' "$PG_DIR/postgres.log" | tail -n 30 || true)
         if [ -n "$errors" ]; then
             _pg_log "the last errors in PostgreSQL's log:"
             printf '%s\n' "$errors" | cut -c 1-400 | sed 's/^/pg|  /' >&2

@@ -187,6 +187,10 @@ impl PostgresStore {
             .map_err(|error| StoreError::Database(format!("the PostgreSQL URL is not valid: {error}")))?;
         config.connect_timeout(settings.connect_timeout);
         config.application_name("latchkey");
+        // Plan each listing for its actual owner: a cached generic plan
+        // cannot tell a 100-token application from a million-token one and
+        // may scan the whole table by primary key.
+        config.options("-c plan_cache_mode=force_custom_plan");
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -222,6 +226,14 @@ impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         self.client().await?.simple_query("SELECT 1").await.map_err(database)?;
         Ok(())
+    }
+
+    async fn refresh_statistics(&self) -> StoreResult<()> {
+        self.client()
+            .await?
+            .batch_execute("ANALYZE applications, tokens")
+            .await
+            .map_err(database)
     }
 
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {

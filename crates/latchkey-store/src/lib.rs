@@ -33,6 +33,10 @@ pub trait Store: Send + Sync + 'static {
     /// Succeeds when the database answers a trivial query (for `/ready`).
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Brings the query planner's statistics up to date after a bulk load
+    /// (`admin seed`), so the first listings after it are planned well.
+    async fn refresh_statistics(&self) -> StoreResult<()>;
+
     /// Every signing key, oldest first. When there is none, stores `candidate`
     /// first, so concurrent first starts agree on one key.
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>>;

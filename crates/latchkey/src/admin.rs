@@ -245,5 +245,6 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         std::io::stderr().flush().ok();
     }
     eprintln!();
+    store.refresh_statistics().await?;
     Ok(())
 }
