@@ -229,7 +229,7 @@ seed() {
     timeout "$SEED_TIMEOUT" "$BIN" admin seed --database "$DB" --app "$1" --count "$2" 2>"$WORK/seed.log" ||
         status=$?
     ((status != 124)) || {
-        note "seeding $2 tokens took more than $SEED_TIMEOUT s (stopped at $(tr '\r' '\n' <"$WORK/seed.log" | grep seeded | tail -n1)); not measured"
+        note "seeding $2 tokens took more than $SEED_TIMEOUT s (stopped at $(tr '\r' '\n' <"$WORK/seed.log" | grep seeding | tail -n1)); not measured"
         return 1
     }
     ((status == 0)) || die "admin seed failed: $(tr '\r' '\n' <"$WORK/seed.log" | tail -n3)"

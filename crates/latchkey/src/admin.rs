@@ -163,6 +163,17 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 
 const SEED_BATCH: u64 = 10_000;
 
+/// `seeding [#########           ]  450000/1000000 tokens`
+fn progress_bar(done: u64, total: u64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
+    let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
+    format!(
+        "seeding [{bar}] {done:>width$}/{total} tokens",
+        width = total.to_string().len()
+    )
+}
+
 /// What one seeding thread needs to mint its share of the tokens.
 #[derive(Clone)]
 struct Minter {
@@ -241,10 +252,32 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     while let Some(batch) = ready.recv().await {
         store.insert_tokens(&batch).await?;
         done += batch.len() as u64;
-        eprint!("\rseeded {done}/{count} tokens");
+        eprint!("\r{}", progress_bar(done, count));
         std::io::stderr().flush().ok();
     }
     eprintln!();
     store.refresh_statistics().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::progress_bar;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_count() {
+        assert_eq!(
+            progress_bar(0, 100),
+            format!("seeding [{}]   0/100 tokens", " ".repeat(30))
+        );
+        assert_eq!(
+            progress_bar(50, 100),
+            format!("seeding [{}{}]  50/100 tokens", "#".repeat(15), " ".repeat(15))
+        );
+        assert_eq!(
+            progress_bar(100, 100),
+            format!("seeding [{}] 100/100 tokens", "#".repeat(30))
+        );
+        assert_eq!(progress_bar(0, 0), format!("seeding [{}] 0/0 tokens", "#".repeat(30)));
+    }
 }
