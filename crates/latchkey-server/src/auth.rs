@@ -200,10 +200,16 @@ fn bearer(parts: &Parts) -> Result<&str, AuthFailure> {
     }
 }
 
+/// Checks the token's signature, then reads its record by digest.
 async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Verdict> {
     if state.keys.verify(token).is_err() {
         return Ok(Err(AuthFailure::BadSignature));
     }
+    read_record(state, key).await
+}
+
+/// Reads the record of a token whose signature is known to be good.
+async fn read_record(state: &AppState, key: &Digest) -> ApiResult<Verdict> {
     let Some(record) = state.store.token_by_digest(key).await? else {
         return Ok(Err(AuthFailure::UnknownToken));
     };
@@ -235,7 +241,7 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
             state.metrics.auth_cache_hits.inc();
             Ok(cached.verdict)
         }
-        Some(stale) => refresh(state, token, key, stale).await,
+        Some(stale) => refresh(state, key, stale).await,
         None => match cache.entries.get_value_or_guard_async(&key).await {
             // Another request was reading this token; its answer is ours.
             Ok(cached) => {
@@ -258,7 +264,7 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
 /// answer stands for up to `stale_if_error`: tokens seen recently keep
 /// working through a brief outage (a revocation could not be stored then
 /// anyway), while everything that needs the database gets 503.
-async fn refresh(state: &AppState, token: &str, key: Digest, stale: Cached) -> ApiResult<Verdict> {
+async fn refresh(state: &AppState, key: Digest, stale: Cached) -> ApiResult<Verdict> {
     let cache = &state.auth;
     let usable = stale.fetched.elapsed() < cache.stale_if_error;
     if stale.refreshing.swap(true, Ordering::AcqRel) && usable {
@@ -267,7 +273,13 @@ async fn refresh(state: &AppState, token: &str, key: Digest, stale: Cached) -> A
     }
     state.metrics.auth_cache_misses.inc();
     let mark = cache.mark();
-    let fresh = resolve(state, token, &key).await;
+    // A digest names one exact token text, whose signature was checked when
+    // it was first seen: a forgery stays a forgery, and a good signature
+    // stays good, so a refresh reads only the record.
+    let fresh = match stale.verdict {
+        Err(AuthFailure::BadSignature) => Ok(stale.verdict.clone()),
+        _ => read_record(state, &key).await,
+    };
     stale.refreshing.store(false, Ordering::Release);
     match fresh {
         Ok(verdict) => {
