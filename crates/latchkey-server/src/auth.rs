@@ -24,6 +24,7 @@ use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
 use latchkey_core::token::digest;
 use latchkey_core::Id;
+use latchkey_store::Credential;
 use quick_cache::sync::Cache;
 
 use crate::error::{ApiError, ApiResult};
@@ -208,27 +209,28 @@ async fn resolve(state: &AppState, token: &str, key: &Digest) -> ApiResult<Verdi
     read_record(state, key).await
 }
 
-/// Reads the record of a token whose signature is known to be good.
+/// Reads the record of a token whose signature is known to be good: one
+/// database read for an application token.
 async fn read_record(state: &AppState, key: &Digest) -> ApiResult<Verdict> {
-    let Some(record) = state.store.token_by_digest(key).await? else {
+    let Some(Credential {
+        token,
+        application_owner,
+    }) = state.store.credential_by_digest(key).await?
+    else {
         return Ok(Err(AuthFailure::UnknownToken));
     };
-    let reach = match record.owner_type {
-        TokenOwnerType::Application => {
-            let Some(app) = state.store.application(record.owner_id).await? else {
-                return Ok(Err(AuthFailure::UnknownToken));
-            };
-            Reach::Application {
-                id: app.id,
-                owner: app.owner_type.as_target(),
-            }
-        }
-        TokenOwnerType::User => Reach::User {
-            user: record.owner_id,
-            organizations: state.store.organizations_of(record.owner_id).await?,
+    let reach = match (token.owner_type, application_owner) {
+        (TokenOwnerType::Application, Some(owner)) => Reach::Application {
+            id: token.owner_id,
+            owner: owner.as_target(),
+        },
+        (TokenOwnerType::Application, None) => return Ok(Err(AuthFailure::UnknownToken)),
+        (TokenOwnerType::User, _) => Reach::User {
+            user: token.owner_id,
+            organizations: state.store.organizations_of(token.owner_id).await?,
         },
     };
-    Ok(Ok(Arc::new(Caller { token: record, reach })))
+    Ok(Ok(Arc::new(Caller { token, reach })))
 }
 
 /// The cached verdict for this token, fetching it when missing or stale.

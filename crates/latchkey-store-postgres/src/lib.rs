@@ -16,15 +16,15 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::sql::{
-    count_changes, count_select, expires_at, listing, page_select, scope_text, ApplicationColumns, Columns, Dialect,
-    TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
+    Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{Store, StoreError, StoreResult};
+use latchkey_store::{Credential, Store, StoreError, StoreResult};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
-use rows::{application_from_row, key_from_row, token_from_row};
+use rows::{application_from_row, credential_from_row, key_from_row, token_from_row};
 
 pub use schema::SUPPORTED_VERSION;
 
@@ -477,17 +477,17 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(database)
     }
 
-    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>> {
+    async fn credential_by_digest(&self, digest: &Digest) -> StoreResult<Option<Credential>> {
         let client = self.client().await?;
         let statement = client
-            .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = $1"))
+            .prepare_cached(&credential_select(DIALECT.placeholder))
             .await
             .map_err(database)?;
         let row = client
             .query_opt(&statement, &[&digest.as_slice()])
             .await
             .map_err(database)?;
-        row.as_ref().map(token_from_row).transpose()
+        row.as_ref().map(credential_from_row).transpose()
     }
 
     async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {

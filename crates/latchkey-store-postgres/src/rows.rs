@@ -6,7 +6,7 @@ use latchkey_core::model::{
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
 use latchkey_store::sql::{expiration_date, scope_names};
-use latchkey_store::StoreError;
+use latchkey_store::{Credential, StoreError};
 use tokio_postgres::Row;
 
 fn corrupt(column: &str) -> StoreError {
@@ -46,6 +46,19 @@ pub fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         last_updated: get(row, "updated_at")?,
         expiration_date: expiration_date(expires),
         digest: digest.try_into().map_err(|_| corrupt("digest"))?,
+    })
+}
+
+/// A token row with its application's owner type (`credential_select`).
+pub fn credential_from_row(row: &Row) -> Result<Credential, StoreError> {
+    let owner: Option<&str> = get(row, "application_owner")?;
+    let application_owner = match owner {
+        None => None,
+        Some(text) => Some(AppOwnerType::parse(text).ok_or_else(|| corrupt("application_owner"))?),
+    };
+    Ok(Credential {
+        token: token_from_row(row)?,
+        application_owner,
     })
 }
 

@@ -19,10 +19,10 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::sql::{
-    count_changes, count_select, expires_at, listing, page_select, scope_text, ApplicationColumns, Columns, Dialect,
-    TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
+    Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{Store, StoreError, StoreResult};
+use latchkey_store::{Credential, Store, StoreError, StoreResult};
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
@@ -404,11 +404,11 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>> {
+    async fn credential_by_digest(&self, digest: &Digest) -> StoreResult<Option<Credential>> {
         let digest = *digest;
         self.read(move |tx| {
-            tx.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE digest = ?1"))?
-                .query_row([digest.as_slice()], token_from_row)
+            tx.prepare_cached(&credential_select(DIALECT.placeholder))?
+                .query_row([digest.as_slice()], rows::credential_from_row)
                 .optional()
         })
         .await

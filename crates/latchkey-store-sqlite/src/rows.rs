@@ -6,6 +6,7 @@ use latchkey_core::model::{
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
 use latchkey_store::sql::{expiration_date, scope_names};
+use latchkey_store::Credential;
 use rusqlite::types::Type;
 use rusqlite::{Error, Row};
 
@@ -43,6 +44,19 @@ pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         last_updated: row.get(11)?,
         expiration_date: expiration_date(expires),
         digest: row.get::<_, [u8; 32]>(13)?,
+    })
+}
+
+/// A token row followed by its application's owner type (`credential_select`).
+pub fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
+    let owner: Option<String> = row.get(14)?;
+    let application_owner = match owner {
+        None => None,
+        Some(text) => Some(AppOwnerType::parse(&text).ok_or_else(|| corrupt(14, "an owner type"))?),
+    };
+    Ok(Credential {
+        token: token_from_row(row)?,
+        application_owner,
     })
 }
 

@@ -3,10 +3,19 @@
 
 use async_trait::async_trait;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{Application, Digest, Organization, StoredKey, TokenRecord, User};
+use latchkey_core::model::{AppOwnerType, Application, Digest, Organization, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
+
+/// A token found by its digest, with what authenticating it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub token: TokenRecord,
+    /// For an application token, who owns its application; `None` when the
+    /// application is gone (or for a user token).
+    pub application_owner: Option<AppOwnerType>,
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -66,8 +75,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts tokens in one durable transaction; returns once committed.
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
-    /// The token whose secret has this digest, of any owner.
-    async fn token_by_digest(&self, digest: &Digest) -> StoreResult<Option<TokenRecord>>;
+    /// The token whose secret has this digest, of any owner, with what its
+    /// authentication needs, in one read.
+    async fn credential_by_digest(&self, digest: &Digest) -> StoreResult<Option<Credential>>;
     /// The token `id` if it belongs to `application`.
     async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>>;

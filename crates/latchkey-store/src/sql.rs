@@ -10,6 +10,18 @@ use latchkey_core::time::Millis;
 pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
     description, scope, status, created_at, updated_at, expires_at, digest";
 
+/// The query for a credential: the token with this digest (placeholder 1)
+/// and, for an application token, its application's owner type, named
+/// `application_owner` and read right after the token's columns.
+pub fn credential_select(placeholder: fn(usize) -> String) -> String {
+    format!(
+        "SELECT {TOKEN_COLUMNS}, (SELECT applications.owner_type FROM applications \
+         WHERE applications.id = tokens.owner_id AND tokens.owner_type = 'application') AS application_owner \
+         FROM tokens WHERE digest = {}",
+        placeholder(1)
+    )
+}
+
 /// The application columns every query reads, in this order.
 pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
 
