@@ -51,6 +51,8 @@
 #                       scripts/test.sh just built; its numbers mean nothing)
 #   BENCH_PG_ANALYZE=0  do not ANALYZE after seeding on PostgreSQL (plans then depend
 #                       on whether autovacuum has analyzed the new rows yet)
+#   BENCH_PIN           1       server on core 0, load generators on core 1 (taskset), so
+#                       the numbers are the server's, not the scheduler's; 0: unpinned
 #   BENCH_STRICT=1      exit 3 when a check failed (an error status, a wrong
 #                       count or order, a server warning); slowness never fails
 set -euo pipefail
@@ -65,7 +67,16 @@ done)scripts/bench.sh"
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 SIZES=${BENCH_SIZES:-10000 100000 1000000}
 DURATION=${BENCH_DURATION:-10}
-THREADS=${BENCH_THREADS:-2}
+# Pinning needs taskset and two cores; pinned, wrk gets one core and one thread.
+if [ "${BENCH_PIN:-1}" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    SERVER_PIN=(taskset -c 0)
+    LOAD_PIN=(taskset -c 1)
+    THREADS=${BENCH_THREADS:-1}
+else
+    SERVER_PIN=()
+    LOAD_PIN=()
+    THREADS=${BENCH_THREADS:-2}
+fi
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 CREATE_CONNECTIONS=${BENCH_CREATE_CONNECTIONS:-16}
 SPREAD=${BENCH_SPREAD:-1000}
@@ -167,7 +178,7 @@ elapsed_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b 
 # ADDR, BASE and ADMIN (the admin token it prints on a new database).
 server_start() {
     local db=$1 logfile=$WORK/server.log
-    "$BIN" serve --listen 127.0.0.1:0 --database "$db" --auth-cache-ttl-ms "$CACHE_TTL_MS" 2>"$logfile" &
+    "${SERVER_PIN[@]}" "$BIN" serve --listen 127.0.0.1:0 --database "$db" --auth-cache-ttl-ms "$CACHE_TTL_MS" 2>"$logfile" &
     SERVER_PID=$!
     for _ in $(seq 300); do
         grep -q 'listening on http://' "$logfile" && break
@@ -248,7 +259,7 @@ load() {
     peak_reset
     misses=$(metric latchkey_auth_cache_misses_total)
     out=$(env BENCH_TOKEN= BENCH_TOKENS_FILE= BENCH_PATHS_FILE= BENCH_METHOD= BENCH_BODY= BENCH_COUNT_STATUS= "$@" \
-        timeout $((DURATION + 60)) wrk -t"$THREADS" -c"$connections" -d"${DURATION}s" --timeout 10s \
+        timeout $((DURATION + 60)) "${LOAD_PIN[@]}" wrk -t"$THREADS" -c"$connections" -d"${DURATION}s" --timeout 10s \
         --latency -s "$ROOT/scripts/bench/wrk.lua" "$url") || die "wrk failed on $label"
     line=$(grep '^BENCH ' <<<"$out") || die "no summary from wrk on $label: $out"
     local -A v=()
@@ -327,7 +338,7 @@ measure() {
     load introspect_spread "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load health_after "$CONNECTIONS" "$BASE/health"
 
-    local list=(python3 "$ROOT/scripts/bench/list_latency.py" --addr "$ADDR" --token "$ADMIN" --app-s "$app_s"
+    local list=("${LOAD_PIN[@]}" python3 "$ROOT/scripts/bench/list_latency.py" --addr "$ADDR" --token "$ADMIN" --app-s "$app_s"
         --app-l "$app_l" --seeded-s "$SMALL" --seeded-l "$size" --extra-l "$SPREAD")
     log "$CASE: list latency, $REQUESTS sequential requests per query, S ($SMALL) vs L ($((size + SPREAD)))"
     timeout $((16 * (LIST_SECONDS + 120))) "${list[@]}" --requests "$REQUESTS" --seconds "$LIST_SECONDS" \
@@ -450,6 +461,7 @@ done
     echo "requests=$REQUESTS"
     echo "small=$SMALL"
     echo "cache_ttl_ms=$CACHE_TTL_MS"
+    echo "pinned=$([ ${#SERVER_PIN[@]} -gt 0 ] && echo 1 || echo 0)"
     echo "peak_reset=$PEAK_RESET_OK"
     echo "seconds=$SECONDS"
 } >"$RESULTS/meta.kv"

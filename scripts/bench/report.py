@@ -203,8 +203,10 @@ def main():
         f"- Command: `{meta['command']}`",
         f"- Commit: `{meta['commit']}` ({meta['commit_subject']})",
         f"- Machine: {meta['cpus']} CPUs ({meta['cpu']}), {meta['mem_gib']} GiB RAM, Linux {meta['kernel']}; "
-        f"load average {meta['load_start']} at start, {meta['load_end']} at end. wrk and the Python "
-        f"clients run on the same CPUs as the server (and PostgreSQL).",
+        f"load average {meta['load_start']} at start, {meta['load_end']} at end. "
+        + ("The server is pinned to CPU 0 and wrk and the Python clients to CPU 1 (`taskset`); "
+           "PostgreSQL may run on either." if meta.get("pinned") == "1" else
+           "wrk and the Python clients run on the same CPUs as the server (and PostgreSQL)."),
         f"- Toolchain: {meta['rustc']}; {meta['wrk']}"
         + (f"; PostgreSQL: {meta['postgres']}" if meta.get("postgres") else "")
         + ("; `ANALYZE` after seeding" if meta.get("postgres") and meta.get("pg_analyze") == "1" else
