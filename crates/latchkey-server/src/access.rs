@@ -11,17 +11,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 impl Caller {
-    /// The owners whose applications a user token reaches; `None` for an
-    /// application token.
-    pub fn owners(&self) -> Option<Vec<Id>> {
-        match &self.reach {
-            Reach::Application { .. } => None,
-            Reach::User { user, organizations } => {
-                Some(std::iter::once(*user).chain(organizations.iter().copied()).collect())
-            }
-        }
-    }
-
     fn reaches(&self, app: &Application) -> bool {
         match &self.reach {
             Reach::Application { id, .. } => *id == app.id,

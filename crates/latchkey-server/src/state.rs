@@ -24,17 +24,6 @@ pub struct Settings {
     pub rate_limit: Option<NonZeroU32>,
 }
 
-impl Default for Settings {
-    fn default() -> Settings {
-        Settings {
-            auth_cache_ttl: Duration::from_millis(500),
-            auth_cache_capacity: 100_000,
-            auth_stale_if_error: Duration::from_secs(30),
-            rate_limit: None,
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
 

@@ -39,16 +39,6 @@ pub struct PoolSettings {
     pub connect_timeout: Duration,
 }
 
-impl Default for PoolSettings {
-    fn default() -> PoolSettings {
-        PoolSettings {
-            max_size: 16,
-            wait_timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(2),
-        }
-    }
-}
-
 pub struct PostgresStore {
     pool: Pool,
 }

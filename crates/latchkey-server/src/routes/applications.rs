@@ -26,26 +26,27 @@ struct ApplicationList<'a> {
 }
 
 /// Listing and creating applications are account-level actions that only
-/// user tokens hold; an application token gets 403.
-fn require_user(principal: &Principal, verb: &str, owner: TargetOwner) -> ApiResult<()> {
-    match principal.reach {
+/// user tokens hold; an application token gets 403. Returns the user and
+/// the organizations the user belongs to.
+fn require_user<'a>(principal: &'a Principal, verb: &str, owner: TargetOwner) -> ApiResult<(Id, &'a [Id])> {
+    match &principal.reach {
         Reach::Application { .. } => Err(ApiError::forbidden(format!(
             "{verb} needs a user token; application tokens cannot manage applications"
         ))),
-        Reach::User { .. } => principal.require(&action(verb), owner),
+        Reach::User { user, organizations } => {
+            principal.require(&action(verb), owner)?;
+            Ok((*user, organizations))
+        }
     }
 }
 
 /// Whose applications a listing shows, by Losant's `orgId` parameter: absent,
 /// all the caller reaches; blank, the user's own; an id, that organization's
 /// (none when the user is not a member).
-fn listed_owners(principal: &Principal, org: Option<&str>) -> ApiResult<Vec<Id>> {
-    let Reach::User { user, organizations } = &principal.reach else {
-        return Ok(Vec::new());
-    };
+fn listed_owners(user: Id, organizations: &[Id], org: Option<&str>) -> ApiResult<Vec<Id>> {
     match org.map(str::trim) {
-        None => Ok(principal.owners().unwrap_or_default()),
-        Some("") => Ok(vec![*user]),
+        None => Ok(std::iter::once(user).chain(organizations.iter().copied()).collect()),
+        Some("") => Ok(vec![user]),
         Some(org) => {
             let org = path_id("orgId", org)?;
             Ok(organizations
@@ -62,14 +63,14 @@ pub async fn list(
     principal: Principal,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    require_user(&principal, "applications.get", TargetOwner::User)?;
+    let (user, organizations) = require_user(&principal, "applications.get", TargetOwner::User)?;
     let pairs = query_pairs(&query);
     let query = APPLICATION_LISTING.parse(as_str_pairs(&pairs))?;
     let org = pairs
         .iter()
         .find(|(key, _)| key == "orgId")
         .map(|(_, value)| value.as_str());
-    let owners = listed_owners(&principal, org)?;
+    let owners = listed_owners(user, organizations, org)?;
     let page = match owners.is_empty() {
         true => Page {
             items: Vec::new(),
@@ -94,13 +95,10 @@ pub async fn create(
         Ok(ApplicationPost { org_id: Some(_), .. }) => TargetOwner::Organization,
         _ => TargetOwner::User,
     };
-    require_user(&principal, "applications.post", owner)?;
+    let (user, organizations) = require_user(&principal, "applications.post", owner)?;
     let post = post?;
-    let Reach::User { user, organizations } = &principal.reach else {
-        unreachable!("require_user admits only user tokens");
-    };
     let (owner_type, owner_id) = match post.org_id {
-        None => (AppOwnerType::User, *user),
+        None => (AppOwnerType::User, user),
         Some(org) if organizations.contains(&org) => (AppOwnerType::Organization, org),
         Some(_) => return Err(Invalid::new("orgId must name an organization you are a member of").into()),
     };

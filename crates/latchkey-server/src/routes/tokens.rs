@@ -131,13 +131,16 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let (application, token, owner) = target(&state, &principal, &ids, "applicationApiToken.patch").await?;
     let patch = TokenPatch::parse(&body(raw)?)?;
-    let current = state
-        .store
-        .token(application, token)
-        .await?
-        .ok_or_else(ApiError::token_not_found)?;
-    if patch.status == Some(Status::Active) && current.status == Status::Inactive {
-        refuse_escalation(&principal, &current.scope, owner)?;
+    // Only a re-activation needs the token as it is now (spec section 5).
+    if patch.status == Some(Status::Active) {
+        let current = state
+            .store
+            .token(application, token)
+            .await?
+            .ok_or_else(ApiError::token_not_found)?;
+        if current.status == Status::Inactive {
+            refuse_escalation(&principal, &current.scope, owner)?;
+        }
     }
     let updated = state
         .store
