@@ -3,9 +3,12 @@
 //!
 //! On a miss the signature is checked first (forgeries never reach the
 //! database), then the record is read by digest. Answers, including "no such
-//! token", are cached for `ttl`; this process's own PATCH, DELETE and
-//! application deletions evict at once, and the ttl bounds how long a change
-//! made elsewhere (another instance on the same database) can go unseen.
+//! token", are cached. This process's own PATCH, DELETE and application
+//! deletions evict at once; changes made elsewhere (another instance on the
+//! same database) arrive through the change log ([`crate::feed`]), which
+//! evicts what they name. An answer is trusted for `ttl`, and for up to
+//! `max_age` while the change log was read completely within the last `ttl`:
+//! either way a change made elsewhere goes unseen for at most about `ttl`.
 //! When the database cannot be reached, stale answers stand for a while
 //! (`stale_if_error`), so recently seen tokens outlive a brief outage.
 //!
@@ -132,24 +135,38 @@ impl Cached {
     }
 }
 
+/// How long the cache trusts its answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// An answer is re-read after this, unless the change log vouches for it.
+    pub ttl: Duration,
+    /// An answer is re-read after this even while the change log vouches for it.
+    pub max_age: Duration,
+    /// While the database cannot be reached, a stale answer stands until this
+    /// long after it was last known good.
+    pub stale_if_error: Duration,
+}
+
 pub struct AuthCache {
     entries: Cache<Digest, Cached>,
-    ttl: Duration,
-    stale_if_error: Duration,
+    lifetimes: Lifetimes,
     /// Counts evictions, so an answer read from the database before an
     /// eviction is not cached after it (see [`AuthCache::keep`]).
     evictions: AtomicU64,
+    /// When the last complete read of the change log started, as
+    /// nanoseconds after `epoch` plus one; 0 when there was none.
+    change_log_read: AtomicU64,
+    epoch: Instant,
 }
 
 impl AuthCache {
-    /// Answers are trusted for `ttl`; when re-reading one fails because the
-    /// database is unreachable, it keeps being used until `stale_if_error`.
-    pub fn new(capacity: usize, ttl: Duration, stale_if_error: Duration) -> AuthCache {
+    pub fn new(capacity: usize, lifetimes: Lifetimes) -> AuthCache {
         AuthCache {
             entries: Cache::new(capacity),
-            ttl,
-            stale_if_error,
+            lifetimes,
             evictions: AtomicU64::new(0),
+            change_log_read: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -163,12 +180,62 @@ impl AuthCache {
 
     /// Forgets every token of `application` (after the application's deletion).
     pub fn evict_application(&self, application: Id) {
-        self.evictions.fetch_add(1, Ordering::SeqCst);
-        self.entries.retain(|_, cached| {
-            !cached.verdict.as_ref().is_ok_and(|caller| {
-                caller.token.owner_type == TokenOwnerType::Application && caller.token.owner_id == application
-            })
+        self.evict_callers(|caller| {
+            caller.token.owner_type == TokenOwnerType::Application && caller.token.owner_id == application
         });
+    }
+
+    /// Forgets `user`'s tokens (after the user joined organizations).
+    pub fn evict_user(&self, user: Id) {
+        self.evict_callers(|caller| matches!(caller.reach, Reach::User { user: owner, .. } if owner == user));
+    }
+
+    /// Forgets every caller (when changes may have been missed). Refusals
+    /// stay: no change makes a forged or deleted token good again.
+    pub fn clear(&self) {
+        self.evict_callers(|_| true);
+    }
+
+    fn evict_callers(&self, doomed: impl Fn(&Caller) -> bool) {
+        self.evictions.fetch_add(1, Ordering::SeqCst);
+        self.entries
+            .retain(|_, cached| !cached.verdict.as_ref().is_ok_and(|caller| doomed(caller)));
+    }
+
+    /// Records a complete read of the change log that started at `started`:
+    /// every change committed before then has been evicted.
+    pub fn change_log_read(&self, started: Instant) {
+        let at = started.saturating_duration_since(self.epoch).as_nanos() as u64 + 1;
+        self.change_log_read.fetch_max(at, Ordering::AcqRel);
+    }
+
+    /// How long ago the last complete read of the change log started.
+    fn since_change_log_read(&self, now: Instant) -> Duration {
+        match self.change_log_read.load(Ordering::Acquire) {
+            0 => Duration::MAX,
+            at => now
+                .saturating_duration_since(self.epoch)
+                .saturating_sub(Duration::from_nanos(at - 1)),
+        }
+    }
+
+    /// Whether `cached` can answer without a database read.
+    fn is_fresh(&self, cached: &Cached) -> bool {
+        let now = Instant::now();
+        let age = now.saturating_duration_since(cached.fetched);
+        let Lifetimes { ttl, max_age, .. } = self.lifetimes;
+        age < ttl || (age < max_age && self.since_change_log_read(now) < ttl)
+    }
+
+    /// Whether stale `cached` may still answer while the database is
+    /// unreachable: it was last known good (read, or vouched for by the
+    /// change log) within `stale_if_error`.
+    fn may_stand_in(&self, cached: &Cached) -> bool {
+        let now = Instant::now();
+        let known_good = now
+            .saturating_duration_since(cached.fetched)
+            .min(self.since_change_log_read(now));
+        known_good < self.lifetimes.stale_if_error
     }
 
     /// A mark to take before reading a token from the database.
@@ -239,7 +306,7 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
     let cache = &state.auth;
     let key = digest(token);
     match cache.entries.get(&key) {
-        Some(cached) if cached.fetched.elapsed() < cache.ttl => {
+        Some(cached) if cache.is_fresh(&cached) => {
             state.metrics.auth_cache_hits.inc();
             Ok(cached.verdict)
         }
@@ -268,7 +335,7 @@ async fn lookup(state: &AppState, token: &str) -> ApiResult<Verdict> {
 /// anyway), while everything that needs the database gets 503.
 async fn refresh(state: &AppState, key: Digest, stale: Cached) -> ApiResult<Verdict> {
     let cache = &state.auth;
-    let usable = stale.fetched.elapsed() < cache.stale_if_error;
+    let usable = cache.may_stand_in(&stale);
     if stale.refreshing.swap(true, Ordering::AcqRel) && usable {
         state.metrics.auth_cache_hits.inc();
         return Ok(stale.verdict);
@@ -351,5 +418,52 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Principal> {
         authenticate(state, parts).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Long enough that no pause between two lines of a test spans it.
+    const TTL: Duration = Duration::from_millis(250);
+
+    fn cache() -> AuthCache {
+        AuthCache::new(
+            16,
+            Lifetimes {
+                ttl: TTL,
+                max_age: TTL * 5,
+                stale_if_error: TTL * 3,
+            },
+        )
+    }
+
+    fn aged(age: Duration) -> Cached {
+        let mut cached = Cached::new(Err(AuthFailure::UnknownToken));
+        cached.fetched = Instant::now() - age;
+        cached
+    }
+
+    #[test]
+    fn past_its_ttl_an_answer_is_fresh_only_while_the_change_log_vouches_for_it() {
+        let cache = cache();
+        assert!(cache.is_fresh(&aged(TTL / 2)));
+        assert!(!cache.is_fresh(&aged(TTL * 2)), "no read of the log yet");
+        cache.change_log_read(Instant::now());
+        assert!(cache.is_fresh(&aged(TTL * 2)));
+        assert!(!cache.is_fresh(&aged(TTL * 6)), "older than max_age");
+        std::thread::sleep(TTL);
+        assert!(!cache.is_fresh(&aged(TTL * 2)), "the last read is a ttl old");
+    }
+
+    #[test]
+    fn a_stale_answer_stands_in_until_stale_if_error_after_it_was_last_known_good() {
+        let cache = cache();
+        assert!(cache.may_stand_in(&aged(TTL * 2)));
+        assert!(!cache.may_stand_in(&aged(TTL * 4)));
+        // Vouched for by the log just now: known good now, however old.
+        cache.change_log_read(Instant::now());
+        assert!(cache.may_stand_in(&aged(TTL * 4)));
     }
 }

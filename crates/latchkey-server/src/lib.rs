@@ -5,6 +5,7 @@ mod access;
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod feed;
 pub mod metrics;
 mod rate_limit;
 pub mod request_id;

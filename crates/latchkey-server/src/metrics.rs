@@ -48,6 +48,7 @@ pub struct Metrics {
     auth_failures: Vec<IntCounter>,
     pub auth_cache_hits: IntCounter,
     pub auth_cache_misses: IntCounter,
+    pub auth_changes: IntCounter,
     pub tokens_created: IntCounter,
     pub rate_limited: IntCounter,
 }
@@ -98,6 +99,10 @@ impl Metrics {
                 "latchkey_auth_cache_misses_total",
                 "Token lookups that read the database (missing or stale in the cache)",
             ),
+            auth_changes: counter(
+                "latchkey_auth_changes_total",
+                "Entries read from the authentication change log (changes by any instance), each evicted",
+            ),
             tokens_created: counter(
                 "latchkey_tokens_created_total",
                 "API tokens created over HTTP by this instance",
@@ -108,13 +113,14 @@ impl Metrics {
             ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 8] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_duration.clone()),
             Box::new(metrics.requests_in_flight.clone()),
             Box::new(auth_failures_by_reason),
             Box::new(metrics.auth_cache_hits.clone()),
             Box::new(metrics.auth_cache_misses.clone()),
+            Box::new(metrics.auth_changes.clone()),
             Box::new(metrics.tokens_created.clone()),
             Box::new(metrics.rate_limited.clone()),
         ];

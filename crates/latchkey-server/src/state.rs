@@ -7,19 +7,19 @@ use std::time::Duration;
 use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
-use crate::auth::AuthCache;
+use crate::auth::{AuthCache, Lifetimes};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long an authentication answer is trusted before it is re-read.
-    pub auth_cache_ttl: Duration,
+    /// How long authentication answers are trusted (see [`crate::auth`]).
+    pub auth_cache: Lifetimes,
     /// How many tokens' answers are kept.
     pub auth_cache_capacity: usize,
-    /// How long a stale authentication still stands while the database
-    /// cannot be reached.
-    pub auth_stale_if_error: Duration,
+    /// How often the change log is read ([`crate::feed`]); `None` never, and
+    /// then every answer is re-read after the cache's ttl.
+    pub auth_change_poll: Option<Duration>,
     /// Requests per second one token may make; `None` is unlimited.
     pub rate_limit: Option<NonZeroU32>,
 }
@@ -46,11 +46,7 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Arc<dyn Store>, signer: Signer, keys: KeyRing, settings: &Settings) -> AppState {
-        let auth = AuthCache::new(
-            settings.auth_cache_capacity,
-            settings.auth_cache_ttl,
-            settings.auth_stale_if_error,
-        );
+        let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache);
         let rate_limit = RateLimit::new(settings.rate_limit);
         AppState(Arc::new(Shared {
             store,

@@ -5,6 +5,7 @@
 mod rows;
 mod schema;
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,14 +13,15 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, Rec
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
-use latchkey_core::time::Millis;
+use latchkey_core::time::{now_millis, Millis};
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
+use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql, AUTH_CHANGE_RETENTION};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{Credential, Store, StoreError, StoreResult};
+use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -81,6 +83,31 @@ async fn add_to_counts(client: &impl GenericClient, application: &str, total: i6
         )
         .await
         .map_err(database)?;
+    Ok(())
+}
+
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+
+/// Any constant shared by every instance; it names the change log's lock.
+const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
+
+/// Appends to the authentication change log, and drops entries past their
+/// retention. Call it last in the transaction: the lock it takes, held until
+/// commit, makes entries commit in the order of their numbers, so a reader
+/// that sees entry `n` has seen every earlier one.
+async fn log_changes(tx: &impl GenericClient, changes: &[AuthChange]) -> StoreResult<()> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHANGE_LOG_LOCK])
+        .await
+        .map_err(database)?;
+    let now = now_millis();
+    for change in changes {
+        let (kind, subject) = change.to_row();
+        tx.execute(&CHANGE_LOG.append, &[&kind, &subject, &now])
+            .await
+            .map_err(database)?;
+    }
+    let oldest_kept = now - AUTH_CHANGE_RETENTION.as_millis() as i64;
+    tx.execute(&CHANGE_LOG.prune, &[&oldest_kept]).await.map_err(database)?;
     Ok(())
 }
 
@@ -312,6 +339,8 @@ impl Store for PostgresStore {
             .await
             .map_err(database)?;
         }
+        let joined: Vec<AuthChange> = org.members.iter().copied().map(AuthChange::User).collect();
+        log_changes(&tx, &joined).await?;
         tx.commit().await.map_err(database)
     }
 
@@ -397,10 +426,10 @@ impl Store for PostgresStore {
         row.as_ref().map(application_from_row).transpose()
     }
 
-    async fn delete_application(&self, id: Id) -> StoreResult<bool> {
+    async fn delete_application(&self, application: Id) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
-        let id = id.to_string();
+        let id = application.to_string();
         tx.execute(
             "DELETE FROM tokens WHERE owner_id = $1 AND owner_type = 'application'",
             &[&id],
@@ -411,6 +440,9 @@ impl Store for PostgresStore {
             .execute("DELETE FROM applications WHERE id = $1", &[&id])
             .await
             .map_err(database)?;
+        if deleted > 0 {
+            log_changes(&tx, &[AuthChange::Application(application)]).await?;
+        }
         tx.commit().await.map_err(database)?;
         Ok(deleted > 0)
     }
@@ -546,6 +578,7 @@ impl Store for PostgresStore {
             .await
             .map_err(database)?;
         let updated = row.as_ref().map(token_from_row).transpose()?;
+        log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(updated)
     }
@@ -570,7 +603,19 @@ impl Store for PostgresStore {
             -i64::from(token.status == Status::Active),
         )
         .await?;
+        log_changes(&tx, &[AuthChange::Token(token.digest)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))
+    }
+
+    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
+        let client = self.client().await?;
+        let Some(cursor) = cursor else {
+            let newest: i64 = client.query_one(CHANGE_LOG.newest, &[]).await.map_err(database)?.get(0);
+            return changes_from_rows(newest.max(0) as u64, Vec::new());
+        };
+        let statement = client.prepare_cached(&CHANGE_LOG.after).await.map_err(database)?;
+        let rows = client.query(&statement, &[&(cursor as i64)]).await.map_err(database)?;
+        changes_from_rows(cursor, rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
     }
 }

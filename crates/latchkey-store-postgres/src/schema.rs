@@ -89,6 +89,17 @@ UPDATE applications SET active_count = (
     WHERE tokens.owner_id = applications.id AND tokens.owner_type = 'application' AND tokens.status = 'active'
 );
 "#,
+    r#"
+-- The authentication change log (latchkey_store::changes). Appends take an
+-- advisory lock, so numbers are handed out in commit order.
+CREATE TABLE auth_changes (
+    seq BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    subject BYTEA NOT NULL,
+    changed_at BIGINT NOT NULL
+);
+CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
+"#,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -9,20 +9,21 @@ mod schema;
 mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
-use latchkey_core::time::Millis;
+use latchkey_core::time::{now_millis, Millis};
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
+use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql, AUTH_CHANGE_RETENTION};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{Credential, Store, StoreError, StoreResult};
+use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult};
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
@@ -112,6 +113,25 @@ fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) ->
     )
     .and_then(|mut statement| statement.execute(params![application, total, active]))
     .map_err(database)?;
+    Ok(())
+}
+
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+
+/// Appends to the authentication change log, and drops entries past their
+/// retention. SQLite has one writer at a time, so entries are numbered in
+/// commit order.
+fn log_changes(tx: &Connection, changes: &[AuthChange]) -> StoreResult<()> {
+    let now = now_millis();
+    let mut append = tx.prepare_cached(&CHANGE_LOG.append).map_err(database)?;
+    for change in changes {
+        let (kind, subject) = change.to_row();
+        append.execute(params![kind, subject, now]).map_err(database)?;
+    }
+    let oldest_kept = now - AUTH_CHANGE_RETENTION.as_millis() as i64;
+    tx.prepare_cached(&CHANGE_LOG.prune)
+        .and_then(|mut prune| prune.execute([oldest_kept]))
+        .map_err(database)?;
     Ok(())
 }
 
@@ -260,7 +280,8 @@ impl Store for SqliteStore {
                 )
                 .map_err(database)?;
             }
-            Ok(())
+            let joined: Vec<AuthChange> = org.members.iter().copied().map(AuthChange::User).collect();
+            log_changes(tx, &joined)
         })
         .await
     }
@@ -351,9 +372,9 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn delete_application(&self, id: Id) -> StoreResult<bool> {
+    async fn delete_application(&self, application: Id) -> StoreResult<bool> {
         self.write(move |tx| {
-            let id = id.to_string();
+            let id = application.to_string();
             tx.execute(
                 "DELETE FROM tokens WHERE owner_id = ?1 AND owner_type = 'application'",
                 [&id],
@@ -362,6 +383,9 @@ impl Store for SqliteStore {
             let deleted = tx
                 .execute("DELETE FROM applications WHERE id = ?1", [&id])
                 .map_err(database)?;
+            if deleted > 0 {
+                log_changes(tx, &[AuthChange::Application(application)])?;
+            }
             Ok(deleted > 0)
         })
         .await
@@ -453,28 +477,31 @@ impl Store for SqliteStore {
                 add_to_counts(tx, &application.to_string(), 0, active)?;
             }
             let name_lower = patch.name.as_deref().map(fold_case);
-            tx.prepare_cached(&format!(
-                "UPDATE tokens SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
+            let updated = tx
+                .prepare_cached(&format!(
+                    "UPDATE tokens SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
                  description = coalesce(?3, description), status = coalesce(?4, status), updated_at = ?5
                  WHERE owner_id = ?6 AND id = ?7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
-            ))
-            .and_then(|mut statement| {
-                statement
-                    .query_row(
-                        params![
-                            patch.name,
-                            name_lower,
-                            patch.description,
-                            patch.status.map(|status| status.as_str()),
-                            now,
-                            application.to_string(),
-                            id.to_string()
-                        ],
-                        token_from_row,
-                    )
-                    .optional()
-            })
-            .map_err(database)
+                ))
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(
+                            params![
+                                patch.name,
+                                name_lower,
+                                patch.description,
+                                patch.status.map(|status| status.as_str()),
+                                now,
+                                application.to_string(),
+                                id.to_string()
+                            ],
+                            token_from_row,
+                        )
+                        .optional()
+                })
+                .map_err(database)?;
+            log_changes(tx, &[AuthChange::Token(current.digest)])?;
+            Ok(updated)
         })
         .await
     }
@@ -492,9 +519,29 @@ impl Store for SqliteStore {
                 -1,
                 -i64::from(token.status == Status::Active),
             )?;
+            log_changes(tx, &[AuthChange::Token(token.digest)])?;
             Ok(Some(token))
         })
         .await
+    }
+
+    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
+        let (cursor, rows) = self
+            .read(move |tx| match cursor {
+                None => {
+                    let newest: i64 = tx.prepare_cached(CHANGE_LOG.newest)?.query_row([], |row| row.get(0))?;
+                    Ok((newest.max(0) as u64, Vec::new()))
+                }
+                Some(cursor) => {
+                    let rows = tx
+                        .prepare_cached(&CHANGE_LOG.after)?
+                        .query_map([cursor as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    Ok((cursor, rows))
+                }
+            })
+            .await?;
+        changes_from_rows(cursor, rows)
     }
 }
 

@@ -80,6 +80,17 @@ UPDATE applications SET active_count = (
     WHERE tokens.owner_id = applications.id AND tokens.owner_type = 'application' AND tokens.status = 'active'
 );
 "#,
+    r#"
+-- The authentication change log (latchkey_store::changes). AUTOINCREMENT:
+-- a number is never reused once older entries are pruned.
+CREATE TABLE auth_changes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    subject BLOB NOT NULL,
+    changed_at INTEGER NOT NULL
+);
+CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
+"#,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

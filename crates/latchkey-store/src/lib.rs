@@ -55,7 +55,8 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
     /// Fails with `Conflict` when the name is taken.
     async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()>;
-    /// Fails with `Conflict` when the name is taken.
+    /// Fails with `Conflict` when the name is taken. Logs a
+    /// [`AuthChange::User`] for each member.
     async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()>;
     /// The organizations `user` is a member of.
     async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>>;
@@ -70,7 +71,8 @@ pub trait Store: Send + Sync + 'static {
         patch: &ApplicationPatch,
         now: Millis,
     ) -> StoreResult<Option<Application>>;
-    /// Deletes the application and all its tokens; `false` when it did not exist.
+    /// Deletes the application and all its tokens; `false` when it did not
+    /// exist. Logs an [`AuthChange::Application`].
     async fn delete_application(&self, id: Id) -> StoreResult<bool>;
 
     /// Inserts tokens in one durable transaction; returns once committed.
@@ -81,6 +83,7 @@ pub trait Store: Send + Sync + 'static {
     /// The token `id` if it belongs to `application`.
     async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>>;
+    /// Logs an [`AuthChange::Token`] when the token exists.
     async fn update_token(
         &self,
         application: Id,
@@ -89,7 +92,16 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<Option<TokenRecord>>;
     /// Deletes the token; returns what it was, so caches can forget it.
+    /// Logs an [`AuthChange::Token`].
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
+
+    /// The authentication change log after `cursor`, oldest first (see
+    /// [`changes`]). Without a cursor: no entries, and the cursor where a
+    /// reader starting now begins.
+    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges>;
 }
 
+pub mod changes;
 pub mod sql;
+
+pub use changes::{AuthChange, AuthChanges};

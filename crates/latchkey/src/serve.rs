@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
-use latchkey_server::{app, AppState, Settings};
+use latchkey_server::auth::Lifetimes;
+use latchkey_server::{app, feed, AppState, Settings};
 use tracing_subscriber::EnvFilter;
 
 use crate::database::DatabaseArgs;
@@ -27,10 +28,19 @@ pub struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArgs,
     /// How long a token's authentication is trusted before it is re-read, in
-    /// milliseconds; bounds how long a revocation made by another instance
-    /// on the same database goes unseen.
+    /// milliseconds, unless the change log vouches for it; bounds how long a
+    /// revocation made by another instance on the same database goes unseen.
     #[arg(long, env = "LATCHKEY_AUTH_CACHE_TTL_MS", default_value_t = 500)]
     auth_cache_ttl_ms: u64,
+    /// How long (milliseconds) a token's authentication may be used, while
+    /// the change log is read in time, before it is re-read anyway.
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_MAX_AGE_MS", default_value_t = 60_000)]
+    auth_cache_max_age_ms: u64,
+    /// How often (milliseconds) the log of changes made by every instance is
+    /// read, to evict what changed; 0 never reads it, and then every
+    /// authentication is re-read after the ttl.
+    #[arg(long, env = "LATCHKEY_AUTH_CHANGE_POLL_MS", default_value_t = 250)]
+    auth_change_poll_ms: u64,
     /// How many tokens' authentications are cached.
     #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
     auth_cache_capacity: usize,
@@ -80,12 +90,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("latchkey: admin token: {token}");
     }
     let settings = Settings {
-        auth_cache_ttl: Duration::from_millis(args.auth_cache_ttl_ms),
+        auth_cache: Lifetimes {
+            ttl: Duration::from_millis(args.auth_cache_ttl_ms),
+            max_age: Duration::from_millis(args.auth_cache_max_age_ms),
+            stale_if_error: Duration::from_millis(args.auth_stale_if_error_ms),
+        },
         auth_cache_capacity: args.auth_cache_capacity,
-        auth_stale_if_error: Duration::from_millis(args.auth_stale_if_error_ms),
+        auth_change_poll: (args.auth_change_poll_ms > 0).then(|| Duration::from_millis(args.auth_change_poll_ms)),
         rate_limit: NonZeroU32::new(args.rate_limit),
     };
     let state = AppState::new(store, signer, keys, &settings);
+    if let Some(interval) = settings.auth_change_poll {
+        feed::spawn(state.clone(), interval);
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;

@@ -158,3 +158,120 @@ async fn every_instance_publishes_the_same_keys_and_verifies_the_others_tokens()
     })
     .await;
 }
+
+/// Uses the token on `api` until it is accepted; returns how long that took
+/// after `since`, or fails once well past the bound.
+async fn time_until_accepted(api: &Api, token: &str, since: Instant) -> Duration {
+    while !api.authenticates(token).await {
+        assert!(
+            since.elapsed() < REVOCATION_BOUND * 5,
+            "still refused long after the change"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    since.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_log_alone_carries_changes_to_an_instance_that_caches_for_a_minute() {
+    each_backend(|backend| async move {
+        let first = Server::start(&backend);
+        let a_minute = [("LATCHKEY_AUTH_CACHE_TTL_MS", "60000")];
+        let following = Server::start_with_env(&backend, &a_minute);
+        // The control: the same cache without reading the change log.
+        let blind = Server::start_with_env(&backend, &[a_minute[0], ("LATCHKEY_AUTH_CHANGE_POLL_MS", "0")]);
+        let admin = first.admin_token.as_str();
+        let app = first.api.create_application(admin, "followed").await;
+        let deactivated = first.api.new_app_token(admin, &app, "deactivated").await;
+        let deleted = first.api.new_app_token(admin, &app, "deleted").await;
+        for api in [&following.api, &blind.api] {
+            use_a_few_times(api, &deactivated).await;
+            use_a_few_times(api, &deleted).await;
+        }
+
+        let change = Instant::now();
+        let inactive = json!({ "status": "inactive" });
+        first
+            .api
+            .patch(&token_path(&app, &deactivated.id), admin, &inactive)
+            .await
+            .expect(200);
+        first
+            .api
+            .delete(&token_path(&app, &deleted.id), admin)
+            .await
+            .expect(200);
+        for token in [&deactivated, &deleted] {
+            let waited = time_until_refused(&following.api, token, change).await;
+            assert!(waited <= REVOCATION_BOUND, "{token:?} took {waited:?} to be refused");
+        }
+        tokio::time::sleep(REVOCATION_BOUND.saturating_sub(change.elapsed())).await;
+        for token in [&deactivated, &deleted] {
+            assert!(
+                blind.api.authenticates(&token.secret).await,
+                "without the change log, a one-minute cache still accepts {token:?}: the control shows the log did it"
+            );
+        }
+
+        // Re-activation arrives the same way.
+        let change = Instant::now();
+        let active = json!({ "status": "active" });
+        first
+            .api
+            .patch(&token_path(&app, &deactivated.id), admin, &active)
+            .await
+            .expect(200);
+        let waited = time_until_accepted(&following.api, &deactivated.secret, change).await;
+        assert!(waited <= REVOCATION_BOUND, "re-activation took {waited:?}");
+
+        // So does the deletion of the application.
+        let change = Instant::now();
+        first
+            .api
+            .delete(&format!("/applications/{app}"), admin)
+            .await
+            .expect(200);
+        let waited = time_until_refused(&following.api, &deactivated, change).await;
+        assert!(waited <= REVOCATION_BOUND, "the application's deletion took {waited:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_organization_reaches_its_members_cached_tokens_through_the_change_log() {
+    each_backend(|backend| async move {
+        let server = Server::start_with_env(&backend, &[("LATCHKEY_AUTH_CACHE_TTL_MS", "60000")]);
+        let url = backend.url.as_str();
+        let (alice, acme) = (common::unique("alice"), common::unique("acme"));
+        common::run_cli(&["admin", "user", "create", "--database", url, "--name", &alice]);
+        let token = common::run_cli(&["admin-token", "--database", url, "--user", &alice]);
+        server.api.get("/applications", &token).await.expect(200);
+
+        let org = common::run_cli(&[
+            "admin",
+            "org",
+            "create",
+            "--database",
+            url,
+            "--name",
+            &acme,
+            "--member",
+            &alice,
+        ]);
+        let change = Instant::now();
+        let body = json!({ "name": "acme's", "orgId": org });
+        loop {
+            let reply = server.api.post("/applications", &token, &body).await;
+            if reply.status == 201 {
+                break;
+            }
+            reply.expect_error(400, "Validation");
+            assert!(
+                change.elapsed() <= REVOCATION_BOUND,
+                "alice's cached token never learned of her organization"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}

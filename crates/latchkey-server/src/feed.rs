@@ -1,0 +1,81 @@
+//! Follows the authentication change log ([`latchkey_store::changes`]): a few
+//! times a second, reads what every instance changed since the last read and
+//! evicts it from the authentication cache. A complete read vouches for
+//! everything left in the cache, so tokens in steady use are re-read from the
+//! database once every `max_age` instead of once every `ttl`, while a change
+//! made through another instance still arrives within about `ttl`.
+//!
+//! When the log cannot be read, nothing is vouched for, and the cache falls
+//! back to re-reading each answer after `ttl`.
+
+use std::time::{Duration, Instant};
+
+use latchkey_store::changes::{AUTH_CHANGES_PER_READ, AUTH_CHANGE_RETENTION};
+use latchkey_store::{AuthChange, StoreResult};
+use tokio::time::MissedTickBehavior;
+
+use crate::state::AppState;
+
+/// Reads the change log every `interval`, for as long as the process runs.
+pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(follow(state, interval))
+}
+
+async fn follow(state: AppState, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // None until the first read, and again after too long without one.
+    let mut cursor: Option<u64> = None;
+    let mut last_read = Instant::now();
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        // Entries older than the retention are pruned: after a gap that
+        // long, some may be gone unseen, so start over.
+        if last_read.elapsed() > AUTH_CHANGE_RETENTION / 2 {
+            cursor = None;
+        }
+        match read_to_end(&state, cursor).await {
+            Ok((next, started)) => {
+                if cursor.is_none() {
+                    // Anything cached before this start may predate a change
+                    // the log will never show this reader.
+                    state.auth.clear();
+                }
+                cursor = Some(next);
+                last_read = Instant::now();
+                state.auth.change_log_read(started);
+                if std::mem::take(&mut failing) {
+                    tracing::info!("reading the authentication change log again");
+                }
+            }
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cannot read the authentication change log: cached authentications are re-read after the cache's ttl until it can");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Reads and applies the log from `cursor` to its end; returns the new
+/// cursor and when the last (complete) read started. Without a cursor it
+/// only finds where the log ends.
+async fn read_to_end(state: &AppState, mut cursor: Option<u64>) -> StoreResult<(u64, Instant)> {
+    loop {
+        let started = Instant::now();
+        let read = state.store.auth_changes(cursor).await?;
+        for change in &read.changes {
+            match change {
+                AuthChange::Token(digest) => state.auth.evict(digest),
+                AuthChange::Application(application) => state.auth.evict_application(*application),
+                AuthChange::User(user) => state.auth.evict_user(*user),
+            }
+        }
+        state.metrics.auth_changes.inc_by(read.changes.len() as u64);
+        if read.changes.len() < AUTH_CHANGES_PER_READ {
+            return Ok((read.cursor, started));
+        }
+        cursor = Some(read.cursor);
+    }
+}
