@@ -12,9 +12,13 @@
 #   1. application S gets 100 seeded tokens, application L gets N (both timed
 #      `latchkey admin seed`), then BENCH_SPREAD tokens created over HTTP (their
 #      secrets are the only ones known); the server's memory, idle;
-#   2. wrk at fixed concurrency: GET /health, GET /auth/introspect for L with
-#      one token, and rotating through the BENCH_SPREAD tokens, GET /health
-#      again (the % columns divide by the mean of the two /health runs);
+#   2. wrk at fixed concurrency, to saturation: GET /health, GET
+#      /auth/introspect for L with one token, and rotating through the
+#      BENCH_SPREAD tokens, GET /health again (the % columns divide by the mean
+#      of the two /health runs); then paced, at the same concurrency but each
+#      connection waiting BENCH_PACED_DELAY_MS after every answer (wrk's delay()
+#      hook), GET /health and the rotating introspection: latency at a load the
+#      server keeps up with, not queueing at saturation;
 #   3. sequential list latency, S vs L, for every sort order in both
 #      directions and three filters (scripts/bench/list_latency.py);
 #   4. wrk rotating through those list queries on L: the server's peak memory
@@ -41,6 +45,9 @@
 #   BENCH_CONNECTIONS   32      wrk connections for /health, introspection, list load
 #   BENCH_CREATE_CONNECTIONS 16 wrk connections for the create run
 #   BENCH_SPREAD        1000    tokens created over HTTP for the rotating introspection
+#   BENCH_PACED_DELAY_MS 1      paced runs: milliseconds each connection waits after an
+#                       answer before its next request (whole ms; with 32 connections
+#                       1 ms offers about 25,000-30,000 req/s)
 #   BENCH_REQUESTS      200     sequential requests per list query and application
 #   BENCH_LIST_SECONDS  60      most seconds per list query (both applications)
 #   BENCH_SEED_TIMEOUT  600     most seconds per `admin seed`
@@ -80,6 +87,7 @@ fi
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 CREATE_CONNECTIONS=${BENCH_CREATE_CONNECTIONS:-16}
 SPREAD=${BENCH_SPREAD:-1000}
+PACED_DELAY_MS=${BENCH_PACED_DELAY_MS:-1}
 REQUESTS=${BENCH_REQUESTS:-200}
 LIST_SECONDS=${BENCH_LIST_SECONDS:-60}
 SEED_TIMEOUT=${BENCH_SEED_TIMEOUT:-600}
@@ -97,7 +105,7 @@ die() {
     exit 1
 }
 
-for name in DURATION THREADS CONNECTIONS CREATE_CONNECTIONS SPREAD REQUESTS LIST_SECONDS SEED_TIMEOUT; do
+for name in DURATION THREADS CONNECTIONS CREATE_CONNECTIONS SPREAD PACED_DELAY_MS REQUESTS LIST_SECONDS SEED_TIMEOUT; do
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$name must be a positive integer, not '${!name}'"
 done
 for size in $SIZES; do
@@ -249,16 +257,20 @@ seed() {
 
 # --- wrk ---------------------------------------------------------------------
 # load LABEL CONNECTIONS URL [VAR=VALUE…]: one wrk run of scripts/bench/wrk.lua
-# (VARs are its settings). Records LABEL_rps, _p50_ms, _p99_ms, _requests,
-# _failed, _statuses, _peak_rss_mb and _cache_misses (database reads for
-# authentication during the run); any failed request is a problem.
+# (VARs are its settings; BENCH_DELAY_MS=N paces it). Records LABEL_rps,
+# _p50_ms, _p99_ms, _p999_ms, _requests, _failed, _statuses, _peak_rss_mb and
+# _cache_misses (database reads for authentication during the run); any failed
+# request is a problem.
 load() {
-    local label=$1 connections=$2 url=$3 out line misses
+    local label=$1 connections=$2 url=$3 out line misses setting paced=
     shift 3
-    log "$CASE: wrk -t$THREADS -c$connections -d${DURATION}s $label"
+    for setting in "$@"; do
+        if [[ $setting == BENCH_DELAY_MS=* ]]; then paced=" (paced: ${setting#*=} ms between requests)"; fi
+    done
+    log "$CASE: wrk -t$THREADS -c$connections -d${DURATION}s $label$paced"
     peak_reset
     misses=$(metric latchkey_auth_cache_misses_total)
-    out=$(env BENCH_TOKEN= BENCH_TOKENS_FILE= BENCH_PATHS_FILE= BENCH_METHOD= BENCH_BODY= BENCH_COUNT_STATUS= "$@" \
+    out=$(env BENCH_TOKEN= BENCH_TOKENS_FILE= BENCH_PATHS_FILE= BENCH_METHOD= BENCH_BODY= BENCH_COUNT_STATUS= BENCH_DELAY_MS= "$@" \
         timeout $((DURATION + 60)) "${LOAD_PIN[@]}" wrk -t"$THREADS" -c"$connections" -d"${DURATION}s" --timeout 10s \
         --latency -s "$ROOT/scripts/bench/wrk.lua" "$url") || die "wrk failed on $label"
     line=$(grep '^BENCH ' <<<"$out") || die "no summary from wrk on $label: $out"
@@ -269,6 +281,7 @@ load() {
     record "${label}_rps" "$(awk -v n="${v[requests]}" -v us="${v[duration_us]}" 'BEGIN { printf "%.0f", n / (us / 1e6) }')"
     record "${label}_p50_ms" "$(awk -v us="${v[p50_us]}" 'BEGIN { printf "%.2f", us / 1000 }')"
     record "${label}_p99_ms" "$(awk -v us="${v[p99_us]}" 'BEGIN { printf "%.2f", us / 1000 }')"
+    record "${label}_p999_ms" "$(awk -v us="${v[p999_us]}" 'BEGIN { printf "%.2f", us / 1000 }')"
     record "${label}_requests" "${v[requests]}"
     record "${label}_seconds" "$(awk -v us="${v[duration_us]}" 'BEGIN { printf "%.3f", us / 1e6 }')"
     record "${label}_failed" "$failed"
@@ -337,6 +350,12 @@ measure() {
     load introspect_hot "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/hot"
     load introspect_spread "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load health_after "$CONNECTIONS" "$BASE/health"
+    # Paced: the same concurrency, each connection waiting PACED_DELAY_MS after
+    # every answer, so the server is not saturated and p99 is its service time
+    # rather than the queue of 32 connections on one core. /health first, the
+    # baseline at the same pacing.
+    load health_paced "$CONNECTIONS" "$BASE/health" BENCH_DELAY_MS="$PACED_DELAY_MS"
+    load introspect_paced "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets" BENCH_DELAY_MS="$PACED_DELAY_MS"
 
     local list=("${LOAD_PIN[@]}" python3 "$ROOT/scripts/bench/list_latency.py" --addr "$ADDR" --token "$ADMIN" --app-s "$app_s"
         --app-l "$app_l" --seeded-s "$SMALL" --seeded-l "$size" --extra-l "$SPREAD")
@@ -458,6 +477,7 @@ done
     echo "connections=$CONNECTIONS"
     echo "create_connections=$CREATE_CONNECTIONS"
     echo "spread=$SPREAD"
+    echo "paced_delay_ms=$PACED_DELAY_MS"
     echo "requests=$REQUESTS"
     echo "small=$SMALL"
     echo "cache_ttl_ms=$CACHE_TTL_MS"

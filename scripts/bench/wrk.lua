@@ -4,10 +4,16 @@
 --   BENCH_PATHS_FILE    one path (with query) per line: rotate through them
 --   BENCH_METHOD        HTTP method (default GET); BENCH_BODY the body (JSON)
 --   BENCH_COUNT_STATUS  1: count answers by status (wrk reads each body then)
+--   BENCH_DELAY_MS      paced: each connection waits this many milliseconds (a whole
+--                       number, wrk's delay() hook) after an answer before its next
+--                       request; the wait is not part of the latency, which wrk
+--                       times from sending a request to its answer. wrk's timers
+--                       fire on whole-millisecond ticks, so waiting connections
+--                       tend to send together, in bursts
 -- Every request is formatted once, up front, so rotating costs wrk no more
 -- than a table lookup; without a file the request is wrk's static one.
 -- Prints one summary line that bench.sh parses:
---   BENCH requests=… duration_us=… p50_us=… p99_us=… max_us=… status_errors=… … statuses=201:123,503:4
+--   BENCH requests=… duration_us=… p50_us=… p99_us=… p999_us=… max_us=… status_errors=… … statuses=201:123,503:4
 -- status_errors counts answers with status >= 400 (wrk's own counter).
 
 local function env(name)
@@ -33,6 +39,17 @@ if env("BENCH_TOKEN") then wrk.headers["Authorization"] = "Bearer " .. env("BENC
 
 local tokens = env("BENCH_TOKENS_FILE") and read_lines(env("BENCH_TOKENS_FILE"))
 local paths = env("BENCH_PATHS_FILE") and read_lines(env("BENCH_PATHS_FILE"))
+
+-- Defined only when paced: wrk asks delay() before every request once it exists.
+local delay_ms = env("BENCH_DELAY_MS")
+if delay_ms then
+  delay_ms = tonumber(delay_ms)
+  assert(delay_ms and delay_ms >= 0 and delay_ms == math.floor(delay_ms),
+    "BENCH_DELAY_MS must be a whole number of milliseconds")
+  function delay()
+    return delay_ms
+  end
+end
 
 -- Threads are numbered so each starts at another place in the rotation.
 local next_thread = 0
@@ -81,9 +98,9 @@ function done(summary, latency, requests)
   table.sort(parts)
   local e = summary.errors
   io.write(string.format(
-    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d max_us=%d status_errors=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d statuses=%s\n",
+    "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d status_errors=%d connect_errors=%d read_errors=%d write_errors=%d timeouts=%d statuses=%s\n",
     summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(99), latency.max,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max,
     e.status, e.connect, e.read, e.write, e.timeout,
     #parts > 0 and table.concat(parts, ",") or "-"))
 end
