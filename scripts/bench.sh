@@ -58,7 +58,7 @@
 #                       scripts/test.sh just built; its numbers mean nothing)
 #   BENCH_PG_ANALYZE=0  do not ANALYZE after seeding on PostgreSQL (plans then depend
 #                       on whether autovacuum has analyzed the new rows yet)
-#   BENCH_PIN           1       server on core 0, load generators on core 1 (taskset), so
+#   BENCH_PIN           1       server on core 0, load generators and PostgreSQL on core 1 (taskset), so
 #                       the numbers are the server's, not the scheduler's; 0: unpinned
 #   BENCH_STRICT=1      exit 3 when a check failed (an error status, a wrong
 #                       count or order, a server warning); slowness never fails
@@ -267,11 +267,12 @@ load() {
     for setting in "$@"; do
         if [[ $setting == BENCH_DELAY_MS=* ]]; then paced=" (paced: ${setting#*=} ms between requests)"; fi
     done
-    log "$CASE: wrk -t$THREADS -c$connections -d${DURATION}s $label$paced"
+    local duration=${LOAD_SECONDS:-$DURATION}
+    log "$CASE: wrk -t$THREADS -c$connections -d${duration}s $label$paced"
     peak_reset
     misses=$(metric latchkey_auth_cache_misses_total)
     out=$(env BENCH_TOKEN= BENCH_TOKENS_FILE= BENCH_PATHS_FILE= BENCH_METHOD= BENCH_BODY= BENCH_COUNT_STATUS= BENCH_DELAY_MS= "$@" \
-        timeout $((DURATION + 60)) "${LOAD_PIN[@]}" wrk -t"$THREADS" -c"$connections" -d"${DURATION}s" --timeout 10s \
+        timeout $((duration + 60)) "${LOAD_PIN[@]}" wrk -t"$THREADS" -c"$connections" -d"${duration}s" --timeout 10s \
         --latency -s "$ROOT/scripts/bench/wrk.lua" "$url") || die "wrk failed on $label"
     line=$(grep '^BENCH ' <<<"$out") || die "no summary from wrk on $label: $out"
     local -A v=()
@@ -348,6 +349,9 @@ measure() {
 
     load health "$CONNECTIONS" "$BASE/health"
     load introspect_hot "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/hot"
+    # First sight of each token (a signature check and a database read), in a
+    # short run of its own, so the timed run measures the steady state.
+    LOAD_SECONDS=2 load introspect_first "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load introspect_spread "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load health_after "$CONNECTIONS" "$BASE/health"
     # Paced: the same concurrency, each connection waiting PACED_DELAY_MS after
@@ -436,6 +440,17 @@ backend_start() {
     done
     [[ $(pg_psql -tA -c "SHOW fsync") == on ]] || die "PostgreSQL kept fsync off"
     PG_FACTS="$(pg_psql -tA -c "SELECT version()" | cut -d' ' -f1-2); fsync, full_page_writes and synchronous_commit on; shared_buffers $(pg_psql -tA -c "SHOW shared_buffers")"
+    if [ ${#LOAD_PIN[@]} -gt 0 ]; then
+        # PostgreSQL shares the load generators' core, so the server's core is
+        # its own: the postmaster and its processes now, and the backends and
+        # autovacuum workers it forks later inherit the affinity.
+        local postmaster
+        postmaster=$(head -n1 "$PG_DIR/data/postmaster.pid")
+        for pid in "$postmaster" $(pgrep -P "$postmaster"); do
+            taskset -a -p -c 1 "$pid" >/dev/null || die "could not pin PostgreSQL process $pid to core 1"
+        done
+        PG_FACTS+="; pinned to CPU 1 with the load generators"
+    fi
 }
 backend_stop() {
     [[ $1 == postgres ]] || return 0
