@@ -549,6 +549,115 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
     use latchkey_core::list::TOKEN_LISTING;
+    use latchkey_core::model::{AppOwnerType, Creator, CreatorType, TokenOwnerType};
+    use latchkey_core::token::{generate_key, NewToken, Signer};
+
+    const NOW: Millis = 1_764_000_000_000;
+
+    fn application(owner: Id) -> Application {
+        Application {
+            id: Id::generate(NOW / 1000),
+            name: "logged".into(),
+            description: String::new(),
+            owner_type: AppOwnerType::User,
+            owner_id: owner,
+            creation_date: NOW,
+            last_updated: NOW,
+        }
+    }
+
+    fn token(signer: &Signer, app: &Application) -> TokenRecord {
+        let new = NewToken {
+            owner_type: TokenOwnerType::Application,
+            owner_id: app.id,
+            creator: Creator {
+                kind: CreatorType::User,
+                id: app.owner_id,
+                name: "admin".into(),
+            },
+            name: "t".into(),
+            description: String::new(),
+            scope: vec!["all.Application".into()],
+            status: Status::Active,
+            expiration_date: None,
+        };
+        signer.issue(new, NOW).0
+    }
+
+    /// Each write that can change an authentication logs what it changed, in
+    /// commit order; entries past the retention are dropped by later writes.
+    #[tokio::test]
+    async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("log.db")).unwrap();
+        let signer = Signer::new(&generate_key(NOW));
+        let (user, _) = store.user_or_create("alice", NOW).await.unwrap();
+        let app = application(user.id);
+        store.create_application(&app).await.unwrap();
+        let (patched, deleted) = (token(&signer, &app), token(&signer, &app));
+        store.insert_tokens(&[patched.clone(), deleted.clone()]).await.unwrap();
+
+        let start = store.auth_changes(None).await.unwrap();
+        assert!(start.changes.is_empty());
+        let patch = TokenPatch {
+            status: Some(Status::Inactive),
+            ..TokenPatch::default()
+        };
+        store
+            .update_token(app.id, patched.id, &patch, NOW)
+            .await
+            .unwrap()
+            .unwrap();
+        store.delete_token(app.id, deleted.id).await.unwrap().unwrap();
+        let org = Organization {
+            id: Id::generate(NOW / 1000),
+            name: "acme".into(),
+            members: vec![user.id],
+        };
+        store.create_organization(&org, NOW).await.unwrap();
+        assert!(store.delete_application(app.id).await.unwrap());
+        // Writes that change nothing log nothing.
+        assert!(!store.delete_application(app.id).await.unwrap());
+        assert!(store.delete_token(app.id, deleted.id).await.unwrap().is_none());
+
+        let read = store.auth_changes(Some(start.cursor)).await.unwrap();
+        assert_eq!(
+            read.changes,
+            [
+                AuthChange::Token(patched.digest),
+                AuthChange::Token(deleted.digest),
+                AuthChange::User(user.id),
+                AuthChange::Application(app.id),
+            ]
+        );
+        assert!(read.cursor > start.cursor);
+        assert_eq!(store.auth_changes(Some(read.cursor)).await.unwrap().changes, []);
+        assert_eq!(store.auth_changes(None).await.unwrap().cursor, read.cursor);
+
+        // An entry older than the retention goes with the next write.
+        let subject = user.id.to_string().into_bytes();
+        store
+            .write(move |tx| {
+                tx.execute(
+                    "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ('user', ?1, 0)",
+                    [subject],
+                )
+                .map_err(database)
+            })
+            .await
+            .unwrap();
+        let stale = store.auth_changes(Some(read.cursor)).await.unwrap();
+        assert_eq!(stale.changes, [AuthChange::User(user.id)]);
+        let other = Organization {
+            id: Id::generate(NOW / 1000),
+            name: "other".into(),
+            members: vec![user.id],
+        };
+        store.create_organization(&other, NOW).await.unwrap();
+        let after = store.auth_changes(Some(read.cursor)).await.unwrap();
+        assert_eq!(after.changes, [AuthChange::User(user.id)], "only the new entry is left");
+        assert!(after.cursor > stale.cursor, "numbers are never reused");
+    }
 
     /// Every token sort order in both directions, a prefix glob, and a filter
     /// on a common status must be answered by walking an index with no sort
