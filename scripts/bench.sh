@@ -52,6 +52,9 @@
 #   BENCH_LIST_SECONDS  60      most seconds per list query (both applications)
 #   BENCH_SEED_TIMEOUT  600     most seconds per `admin seed`
 #   BENCH_AUTH_CACHE_TTL_MS 500 the server's --auth-cache-ttl-ms (its default)
+#   BENCH_AUTH_CHANGE_POLL_MS 250 the server's --auth-change-poll-ms (its default; 0: no
+#                       change log, every authentication re-read after the ttl)
+#   BENCH_AUTH_CACHE_MAX_AGE_MS 60000 the server's --auth-cache-max-age-ms (its default)
 #   BENCH_OUT           also write the report to this file
 #   BENCH_BUILD=0       skip `cargo build` (use the existing binary)
 #   BENCH_PROFILE       release  (debug: use target/debug/latchkey, e.g. the one
@@ -92,6 +95,9 @@ REQUESTS=${BENCH_REQUESTS:-200}
 LIST_SECONDS=${BENCH_LIST_SECONDS:-60}
 SEED_TIMEOUT=${BENCH_SEED_TIMEOUT:-600}
 CACHE_TTL_MS=${BENCH_AUTH_CACHE_TTL_MS:-500}
+CHANGE_POLL_MS=${BENCH_AUTH_CHANGE_POLL_MS:-250}
+CACHE_MAX_AGE_MS=${BENCH_AUTH_CACHE_MAX_AGE_MS:-60000}
+FIRST_PASS_SECONDS=2
 OUT=${BENCH_OUT:-}
 BUILD=${BENCH_BUILD:-1}
 PROFILE=${BENCH_PROFILE:-release}
@@ -116,6 +122,8 @@ for backend in $BACKENDS; do
 done
 [[ -n $SIZES && -n $BACKENDS ]] || die "BENCH_SIZES and BENCH_BACKENDS must not be empty"
 [[ $CACHE_TTL_MS =~ ^[0-9]+$ ]] || die "BENCH_AUTH_CACHE_TTL_MS must be an integer"
+[[ $CHANGE_POLL_MS =~ ^[0-9]+$ ]] || die "BENCH_AUTH_CHANGE_POLL_MS must be an integer"
+[[ $CACHE_MAX_AGE_MS =~ ^[0-9]+$ ]] || die "BENCH_AUTH_CACHE_MAX_AGE_MS must be an integer"
 [[ $PROFILE == release || $PROFILE == debug ]] || die "BENCH_PROFILE must be release or debug"
 ((CONNECTIONS >= THREADS && CREATE_CONNECTIONS >= THREADS)) || die "connections must be >= BENCH_THREADS"
 
@@ -186,7 +194,8 @@ elapsed_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b 
 # ADDR, BASE and ADMIN (the admin token it prints on a new database).
 server_start() {
     local db=$1 logfile=$WORK/server.log
-    "${SERVER_PIN[@]}" "$BIN" serve --listen 127.0.0.1:0 --database "$db" --auth-cache-ttl-ms "$CACHE_TTL_MS" 2>"$logfile" &
+    "${SERVER_PIN[@]}" "$BIN" serve --listen 127.0.0.1:0 --database "$db" --auth-cache-ttl-ms "$CACHE_TTL_MS" \
+        --auth-change-poll-ms "$CHANGE_POLL_MS" --auth-cache-max-age-ms "$CACHE_MAX_AGE_MS" 2>"$logfile" &
     SERVER_PID=$!
     for _ in $(seq 300); do
         grep -q 'listening on http://' "$logfile" && break
@@ -351,7 +360,7 @@ measure() {
     load introspect_hot "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/hot"
     # First sight of each token (a signature check and a database read), in a
     # short run of its own, so the timed run measures the steady state.
-    LOAD_SECONDS=2 load introspect_first "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
+    LOAD_SECONDS=$FIRST_PASS_SECONDS load introspect_first "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load introspect_spread "$CONNECTIONS" "$BASE$path" BENCH_TOKENS_FILE="$WORK/secrets"
     load health_after "$CONNECTIONS" "$BASE/health"
     # Paced: the same concurrency, each connection waiting PACED_DELAY_MS after
@@ -496,6 +505,9 @@ done
     echo "requests=$REQUESTS"
     echo "small=$SMALL"
     echo "cache_ttl_ms=$CACHE_TTL_MS"
+    echo "change_poll_ms=$CHANGE_POLL_MS"
+    echo "cache_max_age_ms=$CACHE_MAX_AGE_MS"
+    echo "first_pass_seconds=$FIRST_PASS_SECONDS"
     echo "pinned=$([ ${#SERVER_PIN[@]} -gt 0 ] && echo 1 || echo 0)"
     echo "peak_reset=$PEAK_RESET_OK"
     echo "seconds=$SECONDS"

@@ -231,8 +231,9 @@ def main():
         + (f"; PostgreSQL: {meta['postgres']}" if meta.get("postgres") else "")
         + ("; `ANALYZE` after seeding" if meta.get("postgres") and meta.get("pg_analyze") == "1" else
            "; no `ANALYZE` after seeding" if meta.get("postgres") else ""),
-        f"- Server: {meta['profile']} build, `--auth-cache-ttl-ms {meta['cache_ttl_ms']}` (and the defaults: "
-        "the change log read every 250 ms, answers it vouches for trusted up to 60 s), `LATCHKEY_LOG=warn`; "
+        f"- Server: {meta['profile']} build, `--auth-cache-ttl-ms {meta['cache_ttl_ms']} "
+        f"--auth-change-poll-ms {meta['change_poll_ms']} --auth-cache-max-age-ms {meta['cache_max_age_ms']}`, "
+        "`LATCHKEY_LOG=warn`; "
         f"a fresh database and server per backend and size (SQLite file in {meta['tmp']})",
         f"- wrk `-t{meta['threads']} -c{meta['connections']} -d{meta['duration']}s --latency` (keep-alive, loopback) "
         f"for /health, introspection and list load; `-c{meta['create_connections']}` for create. "
@@ -246,9 +247,11 @@ def main():
         f"{int(meta['spread']):,} created over HTTP for introspection); /health (no authentication) "
         "ran before and after the two saturating introspection runs and the % columns divide by the mean of the two; "
         f"\"introspect, 1 token\" sends one token, \"{int(meta['spread']):,} tokens\" rotates through "
-        f"distinct ones, after a 2 s first pass over them (DB reads: authentications read from the database "
-        f"during the first pass and during the timed run, as `latchkey_auth_cache_misses_total` counts them: "
-        "each token is read at its first use, then once a minute while the change log vouches for it); "
+        f"distinct ones, after a {meta['first_pass_seconds']} s first pass over them (DB reads: authentications "
+        "read from the database during the first pass and during the timed run, as "
+        "`latchkey_auth_cache_misses_total` counts them: each token is read at its first use, then again after "
+        f"{int(meta['cache_max_age_ms']) / 1000:g} s while the change log vouches for it, or after "
+        f"{meta['cache_ttl_ms']} ms when it is not read); "
         "these runs saturate the server, so their p99 is mostly the queue of the connections waiting on it; "
         f"the paced columns are the same {int(meta['spread']):,}-token introspection and /health again, after those, "
         f"at the same concurrency with each connection waiting {meta.get('paced_delay_ms', '?')} ms between an answer "

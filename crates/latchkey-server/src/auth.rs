@@ -27,7 +27,7 @@ use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
 use latchkey_core::token::digest;
 use latchkey_core::Id;
-use latchkey_store::Credential;
+use latchkey_store::{AuthChange, Credential};
 use quick_cache::sync::Cache;
 
 use crate::error::{ApiError, ApiResult};
@@ -186,8 +186,17 @@ impl AuthCache {
     }
 
     /// Forgets `user`'s tokens (after the user joined organizations).
-    pub fn evict_user(&self, user: Id) {
+    fn evict_user(&self, user: Id) {
         self.evict_callers(|caller| matches!(caller.reach, Reach::User { user: owner, .. } if owner == user));
+    }
+
+    /// Forgets what a change made through any instance may have made wrong.
+    pub fn forget(&self, change: &AuthChange) {
+        match change {
+            AuthChange::Token(digest) => self.evict(digest),
+            AuthChange::Application(application) => self.evict_application(*application),
+            AuthChange::User(user) => self.evict_user(*user),
+        }
     }
 
     /// Forgets every caller (when changes may have been missed). Refusals

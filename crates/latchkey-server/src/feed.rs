@@ -11,14 +11,14 @@
 use std::time::{Duration, Instant};
 
 use latchkey_store::changes::{AUTH_CHANGES_PER_READ, AUTH_CHANGE_RETENTION};
-use latchkey_store::{AuthChange, StoreResult};
+use latchkey_store::StoreResult;
 use tokio::time::MissedTickBehavior;
 
 use crate::state::AppState;
 
 /// Reads the change log every `interval`, for as long as the process runs.
-pub fn spawn(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(follow(state, interval))
+pub fn spawn(state: AppState, interval: Duration) {
+    tokio::spawn(follow(state, interval));
 }
 
 async fn follow(state: AppState, interval: Duration) {
@@ -66,11 +66,7 @@ async fn read_to_end(state: &AppState, mut cursor: Option<u64>) -> StoreResult<(
         let started = Instant::now();
         let read = state.store.auth_changes(cursor).await?;
         for change in &read.changes {
-            match change {
-                AuthChange::Token(digest) => state.auth.evict(digest),
-                AuthChange::Application(application) => state.auth.evict_application(*application),
-                AuthChange::User(user) => state.auth.evict_user(*user),
-            }
+            state.auth.forget(change);
         }
         state.metrics.auth_changes.inc_by(read.changes.len() as u64);
         if read.changes.len() < AUTH_CHANGES_PER_READ {
