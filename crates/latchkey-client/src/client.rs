@@ -35,13 +35,24 @@ impl std::fmt::Debug for Client {
 }
 
 /// Configures a [`Client`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ClientBuilder {
     base_url: Option<String>,
     token: Option<String>,
     losant_domain: Option<String>,
     accept_version: Option<String>,
     http: Option<reqwest::Client>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("losant_domain", &self.losant_domain)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -227,5 +238,7 @@ mod tests {
         let client = Client::new("secret-token-value");
         assert_eq!(client.base_url(), "https://api.losant.com/");
         assert!(!format!("{client:?}").contains("secret-token-value"));
+        let builder = Client::builder().token("secret-token-value");
+        assert!(!format!("{builder:?}").contains("secret-token-value"));
     }
 }

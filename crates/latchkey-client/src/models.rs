@@ -56,8 +56,8 @@ pub enum CreatorType {
     Flow,
 }
 
-/// An API Token (`schemas/apiToken.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// An API Token (`schemas/apiToken.json`). Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiToken {
     /// The token's id.
@@ -107,6 +107,48 @@ pub struct ApiToken {
     #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
 }
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured, so that a new field cannot be left out unnoticed.
+        let ApiToken {
+            id,
+            api_token_id,
+            owner_id,
+            owner_type,
+            creator_id,
+            creator_type,
+            creator_name,
+            name,
+            description,
+            creation_date,
+            last_updated,
+            expiration_date,
+            scope,
+            status,
+            token,
+            extra,
+        } = self;
+        f.debug_struct("ApiToken")
+            .field("id", id)
+            .field("api_token_id", api_token_id)
+            .field("owner_id", owner_id)
+            .field("owner_type", owner_type)
+            .field("creator_id", creator_id)
+            .field("creator_type", creator_type)
+            .field("creator_name", creator_name)
+            .field("name", name)
+            .field("description", description)
+            .field("creation_date", creation_date)
+            .field("last_updated", last_updated)
+            .field("expiration_date", expiration_date)
+            .field("scope", scope)
+            .field("status", status)
+            .field("token", &token.as_ref().map(|_| "<redacted>"))
+            .field("extra", extra)
+            .finish()
+    }
+}
+
 /// A page of API tokens (`schemas/apiTokens.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -341,6 +383,19 @@ mod tests {
         let again = serde_json::to_value(&token).unwrap();
         assert_eq!(again["somethingNew"]["nested"], true);
         assert_eq!(again["creationDate"], "2016-06-13T04:00:00.000Z");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let token: ApiToken =
+            serde_json::from_str(r#"{"id":"575ec8687ae143cd83dc4a97","name":"n","token":"eyJsecret.value.here"}"#)
+                .unwrap();
+        let debug = format!("{token:?}");
+        assert!(!debug.contains("eyJsecret"), "{debug}");
+        assert!(
+            debug.contains("<redacted>") && debug.contains("575ec8687ae143cd83dc4a97"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -12,6 +12,28 @@ use crate::time::{parse_rfc3339, Millis};
 pub const MAX_NAME_CHARS: usize = 255;
 pub const MAX_DESCRIPTION_CHARS: usize = 32767;
 
+/// Longest value an error quotes back: room for every scope name (the
+/// longest is 38 characters), too little for a JWT or most API keys.
+pub const MAX_SHOWN_CHARS: usize = 40;
+
+/// A client's value as an error message may show it. A short identifier
+/// (ASCII letters, digits and `._-*:/@+`) is quoted; anything else, such as a
+/// token pasted into the wrong field, is described by its length only, so it
+/// never comes back in an error body or the logs that keep them.
+pub fn shown(value: &str) -> String {
+    let identifier_like = value
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "._-*:/@+".contains(c));
+    // Every JWT starts with the base64url of `{"`.
+    let jwt_like = value.starts_with("eyJ");
+    let length = value.chars().count();
+    if identifier_like && !jwt_like && (1..=MAX_SHOWN_CHARS).contains(&length) {
+        format!("\"{value}\"")
+    } else {
+        format!("(a value of {length} characters, not shown)")
+    }
+}
+
 /// A refusal of something the client sent (`400 Validation`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -89,7 +111,8 @@ impl Body {
         match self.0.keys().next() {
             None => Ok(()),
             Some(unknown) => Err(Invalid::new(format!(
-                "{unknown} is not a property this body accepts (it accepts {allowed})"
+                "{} is not a property this body accepts (it accepts {allowed})",
+                shown(unknown)
             ))),
         }
     }
@@ -186,11 +209,12 @@ fn parse_scope(value: Value) -> Result<Vec<String>, Invalid> {
         };
         if !catalog().is_application_scope(&name) {
             return Err(Invalid::new(format!(
-                "scope {name:?} is not a scope an application token may hold"
+                "scope {} is not a scope an application token may hold",
+                shown(&name)
             )));
         }
         if scope.contains(&name) {
-            return Err(Invalid::new(format!("scope {name:?} is listed more than once")));
+            return Err(Invalid::new(format!("scope {} is listed more than once", shown(&name))));
         }
         scope.push(name);
     }
@@ -304,7 +328,7 @@ mod tests {
             (r#"{"name":""}"#, "name must be from 1 to 255"),
             (r#"{"name":5}"#, "name must be a string"),
             (r#"{"name":"a\u0000b"}"#, "NUL"),
-            (r#"{"name":"x","extra":1}"#, "extra is not a property"),
+            (r#"{"name":"x","extra":1}"#, "\"extra\" is not a property"),
             (r#"{"name":"x","scope":[]}"#, "at least one"),
             (r#"{"name":"x","scope":"all.Application"}"#, "must be an array"),
             (r#"{"name":"x","scope":[1]}"#, "(strings)"),
@@ -321,6 +345,44 @@ mod tests {
         for (body, expected) in cases {
             let error = post(body).unwrap_err();
             assert!(error.contains(expected), "{body}: {error}");
+        }
+    }
+
+    #[test]
+    fn short_identifiers_are_quoted_and_nothing_else_is() {
+        assert_eq!(shown("all.User"), "\"all.User\"");
+        assert_eq!(
+            shown("instanceSandbox.payloadCountsBreakdown"),
+            "\"instanceSandbox.payloadCountsBreakdown\""
+        );
+        assert_eq!(shown(&"a".repeat(40)), format!("\"{}\"", "a".repeat(40)));
+        assert_eq!(shown(&"a".repeat(41)), "(a value of 41 characters, not shown)");
+        assert_eq!(
+            shown("eyJhbGciOiJFZERTQSJ9.e30.c2ln"),
+            "(a value of 29 characters, not shown)"
+        );
+        assert_eq!(shown(""), "(a value of 0 characters, not shown)");
+        for odd in ["a b", "x\u{1b}[2J", "quote\"", "back\\slash", "é", "a\u{202e}b"] {
+            assert!(shown(odd).ends_with("not shown)"), "{odd:?}");
+        }
+    }
+
+    #[test]
+    fn a_token_in_the_wrong_place_is_not_echoed() {
+        let jwt = format!(
+            "eyJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.{}.{}",
+            "p".repeat(120),
+            "s".repeat(86)
+        );
+        let bodies = [
+            format!(r#"{{"name":"x","scope":["{jwt}"]}}"#),
+            format!(r#"{{"name":"x","{jwt}":1}}"#),
+            format!(r#"{{"name":"x","scope":["{}"]}}"#, "k".repeat(41)),
+        ];
+        for body in bodies {
+            let error = post(&body).unwrap_err();
+            assert!(!error.contains("eyJ") && !error.contains("kkkk"), "{error}");
+            assert!(error.contains("characters, not shown)"), "{error}");
         }
     }
 
