@@ -298,3 +298,186 @@ mod tests {
         );
     }
 }
+
+/// Properties of [`Listing::parse`] against a reference written from the
+/// spec's table (1.1, 1.4): any pairs parse without a panic, into what the
+/// table says or into a refusal naming the parameter.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KNOWN: [&str; 6] = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
+    const TOKEN_SORTS: [&str; 6] = ["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"];
+    const APPLICATION_SORTS: [&str; 4] = ["name", "id", "creationDate", "lastUpdated"];
+
+    /// Why the table refuses a query: a parameter given twice, or a value
+    /// it does not accept (the first such pair, in order).
+    #[derive(Debug)]
+    enum Refused {
+        Twice(String),
+        Value(String),
+    }
+
+    /// What the spec's table says one listing makes of the pairs.
+    fn reference(sorts: &[&str], filter_fields: &[&str], pairs: &[(String, String)]) -> Result<ListQuery, Refused> {
+        let mut query = ListQuery::default();
+        let mut given: Vec<&str> = Vec::new();
+        let (mut filter_field, mut filter) = (None, None);
+        let whole_number = |value: &str| -> Option<u64> {
+            let decimal = !value.is_empty() && value.chars().all(|c| c.is_ascii_digit());
+            decimal.then(|| value.parse().ok()).flatten()
+        };
+        for (key, value) in pairs {
+            let key = key.as_str();
+            if !KNOWN.contains(&key) {
+                continue;
+            }
+            if given.contains(&key) {
+                return Err(Refused::Twice(key.to_string()));
+            }
+            given.push(key);
+            let refused = || Refused::Value(key.to_string());
+            match key {
+                "sortField" => {
+                    let accepted = sorts.contains(&value.as_str());
+                    query.sort_field = sort_field_named(value).filter(|_| accepted).ok_or_else(refused)?;
+                }
+                "sortDirection" if value.is_empty() || value.eq_ignore_ascii_case("asc") => {
+                    query.sort_direction = SortDirection::Asc
+                }
+                "sortDirection" if value.eq_ignore_ascii_case("desc") => query.sort_direction = SortDirection::Desc,
+                "sortDirection" => return Err(refused()),
+                "page" => query.page = whole_number(value).ok_or_else(refused)?,
+                "perPage" => {
+                    let per_page = whole_number(value).filter(|n| (1..=1000).contains(n));
+                    query.per_page = per_page.ok_or_else(refused)? as u32;
+                }
+                _ if value.trim().is_empty() => {}
+                "filterField" => {
+                    let accepted = filter_fields.contains(&value.as_str());
+                    let field = match value.as_str() {
+                        "name" => Some(FilterField::Name),
+                        "status" => Some(FilterField::Status),
+                        _ => None,
+                    };
+                    filter_field = Some(field.filter(|_| accepted).ok_or_else(refused)?);
+                }
+                _ => {
+                    if value.chars().count() > 1024 {
+                        return Err(refused());
+                    }
+                    filter = Some(value.clone());
+                }
+            }
+        }
+        if let (Some(field), Some(pattern)) = (filter_field, filter) {
+            query.filter = Some(Filter {
+                field,
+                glob: Glob::new(&pattern),
+            });
+        }
+        Ok(query)
+    }
+
+    fn sort_field_named(name: &str) -> Option<SortField> {
+        Some(match name {
+            "name" => SortField::Name,
+            "status" => SortField::Status,
+            "id" => SortField::Id,
+            "creationDate" => SortField::CreationDate,
+            "lastUpdated" => SortField::LastUpdated,
+            "expirationDate" => SortField::ExpirationDate,
+            _ => return None,
+        })
+    }
+
+    fn a_key() -> impl Strategy<Value = String> {
+        let likely: Vec<String> = KNOWN
+            .iter()
+            .chain(&["_links", "_embedded", "SORTFIELD", "page "])
+            .map(|key| key.to_string())
+            .collect();
+        prop_oneof![8 => prop::sample::select(likely), 1 => any::<String>()]
+    }
+
+    fn a_value() -> impl Strategy<Value = String> {
+        let likely: Vec<String> = TOKEN_SORTS
+            .iter()
+            .chain(&["asc", "DESC", "Desc", "desc ", "", " ", "\t", "status", "description"])
+            .chain(&[
+                "0",
+                "1",
+                "1000",
+                "1001",
+                "007",
+                "+5",
+                "-1",
+                "1.5",
+                "١",
+                "18446744073709551615",
+            ])
+            .chain(&["18446744073709551616", "99999999999999999999999", "a*", "*", "Σ*"])
+            .map(|value| value.to_string())
+            .collect();
+        prop_oneof![
+            8 => prop::sample::select(likely),
+            2 => "[0-9]{0,22}",
+            1 => any::<String>(),
+            1 => "[a*]{1020,1030}",
+        ]
+    }
+
+    fn some_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+        prop::collection::vec((a_key(), a_value()), 0..8)
+    }
+
+    fn check(
+        listing: &Listing,
+        sorts: &[&str],
+        filter_fields: &[&str],
+        pairs: &[(String, String)],
+    ) -> Result<(), TestCaseError> {
+        let parsed = listing.parse(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())));
+        match (parsed, reference(sorts, filter_fields, pairs)) {
+            (Ok(query), Ok(expected)) => prop_assert_eq!(query, expected),
+            (Err(refusal), Err(Refused::Twice(parameter))) => {
+                prop_assert_eq!(refusal.message(), format!("{parameter} may be given only once"));
+            }
+            (Err(refusal), Err(Refused::Value(parameter))) => {
+                let message = refusal.message();
+                prop_assert!(
+                    message.starts_with(&format!("{parameter} ")),
+                    "{:?} for {}",
+                    message,
+                    parameter
+                );
+                let accepted: &[&str] = match parameter.as_str() {
+                    "sortField" => sorts,
+                    "filterField" => filter_fields,
+                    "sortDirection" => &["asc", "desc"],
+                    _ => &[],
+                };
+                for value in accepted {
+                    prop_assert!(message.contains(value), "{:?} does not name {}", message, value);
+                }
+            }
+            (parsed, expected) => prop_assert!(false, "parsed {:?}, the table says {:?}", parsed, expected),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn token_listing_agrees_with_the_table(pairs in some_pairs()) {
+            check(&TOKEN_LISTING, &TOKEN_SORTS, &["name", "status"], &pairs)?;
+        }
+
+        #[test]
+        fn application_listing_agrees_with_the_table(pairs in some_pairs()) {
+            check(&APPLICATION_LISTING, &APPLICATION_SORTS, &["name"], &pairs)?;
+        }
+    }
+}
