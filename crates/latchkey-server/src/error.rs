@@ -88,8 +88,12 @@ impl From<Invalid> for ApiError {
 
 impl From<StoreError> for ApiError {
     /// Storage failures are the server's, never the client's: logged in full,
-    /// answered with a 503 that reveals nothing of the database.
+    /// answered with a 503 that reveals nothing of the database. An
+    /// application deleted while a request used it is simply not found.
     fn from(error: StoreError) -> ApiError {
+        if let StoreError::ApplicationMissing = error {
+            return ApiError::application_not_found();
+        }
         tracing::error!(%error, "storage failed");
         ApiError::service_unavailable("the token store is unavailable; try again shortly")
     }

@@ -13,15 +13,16 @@ use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, Rec
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
-use latchkey_core::time::{now_millis, Millis};
+use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql, AUTH_CHANGE_RETENTION};
+use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult};
+use latchkey_store::update::active_count_change;
+use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -53,6 +54,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     // PostgreSQL chooses plans from its statistics; no hint needed.
     unindexed: |column| column.to_string(),
+    now_millis: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
 };
 
 fn bind(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
@@ -74,19 +76,39 @@ async fn token_counts(client: &impl GenericClient, application: &str) -> StoreRe
     }))
 }
 
-/// Moves an application's kept counts by `total` tokens, `active` of them active.
+/// Moves an application's kept counts by `total` tokens, `active` of them
+/// active; fails when the application does not exist. Locks the
+/// application's row until commit.
 async fn add_to_counts(client: &impl GenericClient, application: &str, total: i64, active: i64) -> StoreResult<()> {
-    client
+    let changed = client
         .execute(
             "UPDATE applications SET token_count = token_count + $2, active_count = active_count + $3 WHERE id = $1",
             &[&application, &total, &active],
         )
         .await
         .map_err(database)?;
-    Ok(())
+    match changed {
+        0 => Err(StoreError::ApplicationMissing),
+        _ => Ok(()),
+    }
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+/// Locks the application's row until commit; `false` when there is none.
+///
+/// Every write that touches an application's tokens takes this lock first
+/// (inserts by updating the kept counts), so writes on one application's
+/// tokens always lock in the same order (application, tokens, change log)
+/// and cannot deadlock, and a deletion of the application waits for the
+/// inserts under way, then deletes what they inserted.
+async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreResult<bool> {
+    let row = tx
+        .query_opt("SELECT 1 FROM applications WHERE id = $1 FOR UPDATE", &[&application])
+        .await
+        .map_err(database)?;
+    Ok(row.is_some())
+}
+
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
 
 /// Any constant shared by every instance; it names the change log's lock.
 const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
@@ -99,15 +121,13 @@ async fn log_changes(tx: &impl GenericClient, changes: &[AuthChange]) -> StoreRe
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHANGE_LOG_LOCK])
         .await
         .map_err(database)?;
-    let now = now_millis();
     for change in changes {
         let (kind, subject) = change.to_row();
-        tx.execute(&CHANGE_LOG.append, &[&kind, &subject, &now])
+        tx.execute(&CHANGE_LOG.append, &[&kind, &subject])
             .await
             .map_err(database)?;
     }
-    let oldest_kept = now - AUTH_CHANGE_RETENTION.as_millis() as i64;
-    tx.execute(&CHANGE_LOG.prune, &[&oldest_kept]).await.map_err(database)?;
+    tx.execute(&CHANGE_LOG.prune, &[]).await.map_err(database)?;
     Ok(())
 }
 
@@ -430,16 +450,18 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         let id = application.to_string();
+        // The application's row first: inserts under way hold it, so this
+        // waits for them and the next statement deletes their tokens too.
+        let deleted = tx
+            .execute("DELETE FROM applications WHERE id = $1", &[&id])
+            .await
+            .map_err(database)?;
         tx.execute(
             "DELETE FROM tokens WHERE owner_id = $1 AND owner_type = 'application'",
             &[&id],
         )
         .await
         .map_err(database)?;
-        let deleted = tx
-            .execute("DELETE FROM applications WHERE id = $1", &[&id])
-            .await
-            .map_err(database)?;
         if deleted > 0 {
             log_changes(&tx, &[AuthChange::Application(application)]).await?;
         }
@@ -467,6 +489,9 @@ impl Store for PostgresStore {
 
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
+        for (application, total, active) in count_changes(tokens) {
+            add_to_counts(&tx, &application, total, active).await?;
+        }
         tx.execute(
             &format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) SELECT * FROM UNNEST(
@@ -493,9 +518,6 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(database)?;
-        for (application, total, active) in count_changes(tokens) {
-            add_to_counts(&tx, &application, total, active).await?;
-        }
         tx.commit().await.map_err(database)
     }
 
@@ -537,33 +559,43 @@ impl Store for PostgresStore {
         application: Id,
         id: Id,
         patch: &TokenPatch,
+        updater: &Updater,
         now: Millis,
-    ) -> StoreResult<Option<TokenRecord>> {
+    ) -> StoreResult<TokenUpdate> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
+        let application_id = application.to_string();
+        if !lock_application(&tx, &application_id).await? {
+            return Ok(TokenUpdate::NotFound);
+        }
+        // The row stays locked until commit: the rule is checked on the
+        // row the update writes.
         let locked = format!(
             "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' FOR UPDATE"
         );
         let current = tx
-            .query_opt(&locked, &[&application.to_string(), &id.to_string()])
+            .query_opt(&locked, &[&application_id, &id.to_string()])
             .await
             .map_err(database)?;
         let Some(current) = current.as_ref().map(token_from_row).transpose()? else {
-            return Ok(None);
+            return Ok(TokenUpdate::NotFound);
         };
-        if let Some(status) = patch.status.filter(|status| *status != current.status) {
-            let active = if status == Status::Active { 1 } else { -1 };
-            add_to_counts(&tx, &application.to_string(), 0, active).await?;
+        let active = match active_count_change(&current, patch, updater) {
+            Ok(active) => active,
+            Err(withheld) => return Ok(TokenUpdate::Escalation(withheld)),
+        };
+        if active != 0 {
+            add_to_counts(&tx, &application_id, 0, active).await?;
         }
         let name_lower = patch.name.as_deref().map(fold_case);
         let status = patch.status.map(|status| status.as_str());
         let sql = format!(
             "UPDATE tokens SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
              description = coalesce($3, description), status = coalesce($4, status), updated_at = $5
-             WHERE owner_id = $6 AND id = $7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
+             WHERE id = $6 RETURNING {TOKEN_COLUMNS}"
         );
         let row = tx
-            .query_opt(
+            .query_one(
                 &sql,
                 &[
                     &patch.name,
@@ -571,38 +603,35 @@ impl Store for PostgresStore {
                     &patch.description,
                     &status,
                     &now,
-                    &application.to_string(),
                     &id.to_string(),
                 ],
             )
             .await
             .map_err(database)?;
-        let updated = row.as_ref().map(token_from_row).transpose()?;
+        let updated = token_from_row(&row)?;
         log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
         tx.commit().await.map_err(database)?;
-        Ok(updated)
+        Ok(TokenUpdate::Updated(updated))
     }
 
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
+        let application_id = application.to_string();
+        if !lock_application(&tx, &application_id).await? {
+            return Ok(None);
+        }
         let sql = format!(
             "DELETE FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
         );
         let row = tx
-            .query_opt(&sql, &[&application.to_string(), &id.to_string()])
+            .query_opt(&sql, &[&application_id, &id.to_string()])
             .await
             .map_err(database)?;
         let Some(token) = row.as_ref().map(token_from_row).transpose()? else {
             return Ok(None);
         };
-        add_to_counts(
-            &tx,
-            &application.to_string(),
-            -1,
-            -i64::from(token.status == Status::Active),
-        )
-        .await?;
+        add_to_counts(&tx, &application_id, -1, -i64::from(token.status == Status::Active)).await?;
         log_changes(&tx, &[AuthChange::Token(token.digest)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))

@@ -15,15 +15,16 @@ use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
-use latchkey_core::time::{now_millis, Millis};
+use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql, AUTH_CHANGE_RETENTION};
+use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
-use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult};
+use latchkey_store::update::active_count_change;
+use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::Pool;
@@ -59,6 +60,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
     // A unary plus keeps SQLite from serving the condition from an index.
     unindexed: |column| format!("+{column}"),
+    now_millis: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
 };
 
 /// The counts kept with `application` (none when it does not exist).
@@ -106,31 +108,34 @@ fn list_page<C: Columns, T>(
     Ok(Page { items, total_count })
 }
 
-/// Moves an application's kept counts by `total` tokens, `active` of them active.
+/// Moves an application's kept counts by `total` tokens, `active` of them
+/// active; fails when the application does not exist.
 fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) -> StoreResult<()> {
-    tx.prepare_cached(
-        "UPDATE applications SET token_count = token_count + ?2, active_count = active_count + ?3 WHERE id = ?1",
-    )
-    .and_then(|mut statement| statement.execute(params![application, total, active]))
-    .map_err(database)?;
-    Ok(())
+    let changed = tx
+        .prepare_cached(
+            "UPDATE applications SET token_count = token_count + ?2, active_count = active_count + ?3 WHERE id = ?1",
+        )
+        .and_then(|mut statement| statement.execute(params![application, total, active]))
+        .map_err(database)?;
+    match changed {
+        0 => Err(StoreError::ApplicationMissing),
+        _ => Ok(()),
+    }
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
 
 /// Appends to the authentication change log, and drops entries past their
 /// retention. SQLite has one writer at a time, so entries are numbered in
 /// commit order.
 fn log_changes(tx: &Connection, changes: &[AuthChange]) -> StoreResult<()> {
-    let now = now_millis();
     let mut append = tx.prepare_cached(&CHANGE_LOG.append).map_err(database)?;
     for change in changes {
         let (kind, subject) = change.to_row();
-        append.execute(params![kind, subject, now]).map_err(database)?;
+        append.execute(params![kind, subject]).map_err(database)?;
     }
-    let oldest_kept = now - AUTH_CHANGE_RETENTION.as_millis() as i64;
     tx.prepare_cached(&CHANGE_LOG.prune)
-        .and_then(|mut prune| prune.execute([oldest_kept]))
+        .and_then(|mut prune| prune.execute([]))
         .map_err(database)?;
     Ok(())
 }
@@ -394,6 +399,9 @@ impl Store for SqliteStore {
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
         let tokens = tokens.to_vec();
         self.write(move |tx| {
+            for (application, total, active) in count_changes(&tokens) {
+                add_to_counts(tx, &application, total, active)?;
+            }
             let mut insert = tx
                 .prepare_cached(&format!(
                     "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
@@ -419,9 +427,6 @@ impl Store for SqliteStore {
                         fold_case(&token.name),
                     ])
                     .map_err(database)?;
-            }
-            for (application, total, active) in count_changes(&tokens) {
-                add_to_counts(tx, &application, total, active)?;
             }
             Ok(())
         })
@@ -465,15 +470,21 @@ impl Store for SqliteStore {
         application: Id,
         id: Id,
         patch: &TokenPatch,
+        updater: &Updater,
         now: Millis,
-    ) -> StoreResult<Option<TokenRecord>> {
-        let patch = patch.clone();
+    ) -> StoreResult<TokenUpdate> {
+        let (patch, updater) = (patch.clone(), updater.clone());
+        // The one writer runs this whole closure alone: the row checked is
+        // the row written.
         self.write(move |tx| {
             let Some(current) = select_token(tx, application, id).map_err(database)? else {
-                return Ok(None);
+                return Ok(TokenUpdate::NotFound);
             };
-            if let Some(status) = patch.status.filter(|status| *status != current.status) {
-                let active = if status == Status::Active { 1 } else { -1 };
+            let active = match active_count_change(&current, &patch, &updater) {
+                Ok(active) => active,
+                Err(withheld) => return Ok(TokenUpdate::Escalation(withheld)),
+            };
+            if active != 0 {
                 add_to_counts(tx, &application.to_string(), 0, active)?;
             }
             let name_lower = patch.name.as_deref().map(fold_case);
@@ -481,27 +492,24 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "UPDATE tokens SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
                  description = coalesce(?3, description), status = coalesce(?4, status), updated_at = ?5
-                 WHERE owner_id = ?6 AND id = ?7 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
+                 WHERE id = ?6 RETURNING {TOKEN_COLUMNS}"
                 ))
                 .and_then(|mut statement| {
-                    statement
-                        .query_row(
-                            params![
-                                patch.name,
-                                name_lower,
-                                patch.description,
-                                patch.status.map(|status| status.as_str()),
-                                now,
-                                application.to_string(),
-                                id.to_string()
-                            ],
-                            token_from_row,
-                        )
-                        .optional()
+                    statement.query_row(
+                        params![
+                            patch.name,
+                            name_lower,
+                            patch.description,
+                            patch.status.map(|status| status.as_str()),
+                            now,
+                            id.to_string()
+                        ],
+                        token_from_row,
+                    )
                 })
                 .map_err(database)?;
             log_changes(tx, &[AuthChange::Token(current.digest)])?;
-            Ok(updated)
+            Ok(TokenUpdate::Updated(updated))
         })
         .await
     }
@@ -550,6 +558,7 @@ mod tests {
     use super::*;
     use latchkey_core::list::TOKEN_LISTING;
     use latchkey_core::model::{AppOwnerType, Creator, CreatorType, TokenOwnerType};
+    use latchkey_core::scope::TargetOwner;
     use latchkey_core::token::{generate_key, NewToken, Signer};
 
     const NOW: Millis = 1_764_000_000_000;
@@ -563,6 +572,13 @@ mod tests {
             owner_id: owner,
             creation_date: NOW,
             last_updated: NOW,
+        }
+    }
+
+    fn admin_updater() -> Updater {
+        Updater {
+            scope: vec!["all.User".into()],
+            owner: TargetOwner::User,
         }
     }
 
@@ -604,9 +620,8 @@ mod tests {
             ..TokenPatch::default()
         };
         store
-            .update_token(app.id, patched.id, &patch, NOW)
+            .update_token(app.id, patched.id, &patch, &admin_updater(), NOW)
             .await
-            .unwrap()
             .unwrap();
         store.delete_token(app.id, deleted.id).await.unwrap().unwrap();
         let org = Organization {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use latchkey_core::model::Digest;
 use latchkey_core::Id;
 
+use crate::sql::Dialect;
 use crate::{StoreError, StoreResult};
 
 /// Something whose cached authentications must be forgotten.
@@ -72,9 +73,11 @@ impl AuthChange {
 
 /// The SQL of the log.
 pub struct ChangeLogSql {
-    /// Appends an entry: kind, subject, time in milliseconds.
+    /// Appends an entry (kind, subject), stamped with the database's clock.
     pub append: String,
-    /// Deletes entries older than a time in milliseconds.
+    /// Deletes entries older than the retention by the database's clock, so
+    /// an instance whose own clock is off can never prune entries that
+    /// others have yet to read.
     pub prune: String,
     /// The entries after a cursor, oldest first: `seq, kind, subject`.
     pub after: String,
@@ -99,17 +102,18 @@ pub fn changes_from_rows(
     Ok(read)
 }
 
-/// The SQL of the log in a backend's placeholders.
-pub fn change_log_sql(placeholder: fn(usize) -> String) -> ChangeLogSql {
-    let p = placeholder;
+/// The SQL of the log in a backend's dialect.
+pub fn change_log_sql(dialect: &Dialect) -> ChangeLogSql {
+    let p = dialect.placeholder;
+    let now = dialect.now_millis;
+    let retention = AUTH_CHANGE_RETENTION.as_millis();
     ChangeLogSql {
         append: format!(
-            "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ({}, {}, {})",
+            "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ({}, {}, {now})",
             p(1),
-            p(2),
-            p(3)
+            p(2)
         ),
-        prune: format!("DELETE FROM auth_changes WHERE changed_at < {}", p(1)),
+        prune: format!("DELETE FROM auth_changes WHERE changed_at < {now} - {retention}"),
         after: format!(
             "SELECT seq, kind, subject FROM auth_changes WHERE seq > {} ORDER BY seq LIMIT {AUTH_CHANGES_PER_READ}",
             p(1)

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// The database itself failed or is unreachable.
     #[error("database error: {0}")]
     Database(String),
+    /// The application tokens were inserted for does not exist.
+    #[error("the application does not exist")]
+    ApplicationMissing,
     /// The database's schema is newer than this program knows.
     #[error(
         "the database schema is version {found}, newer than this latchkey understands ({supported}); upgrade latchkey"
@@ -72,10 +75,14 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<Option<Application>>;
     /// Deletes the application and all its tokens; `false` when it did not
-    /// exist. Logs an [`AuthChange::Application`].
+    /// exist. Logs an [`AuthChange::Application`]. A token being inserted
+    /// meanwhile either lands first and is deleted with it, or fails.
     async fn delete_application(&self, id: Id) -> StoreResult<bool>;
 
     /// Inserts tokens in one durable transaction; returns once committed.
+    /// Fails with [`StoreError::ApplicationMissing`], inserting nothing, when
+    /// an application token's application does not exist (say, was deleted
+    /// since the caller looked).
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
     /// The token whose secret has this digest, of any owner, with what its
     /// authentication needs, in one read.
@@ -83,14 +90,17 @@ pub trait Store: Send + Sync + 'static {
     /// The token `id` if it belongs to `application`.
     async fn token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>>;
-    /// Logs an [`AuthChange::Token`] when the token exists.
+    /// Applies `patch` if [`update::active_count_change`] allows it for
+    /// `updater` on the token as it is when written, in one atomic step.
+    /// Logs an [`AuthChange::Token`] when the token changed.
     async fn update_token(
         &self,
         application: Id,
         id: Id,
         patch: &TokenPatch,
+        updater: &Updater,
         now: Millis,
-    ) -> StoreResult<Option<TokenRecord>>;
+    ) -> StoreResult<TokenUpdate>;
     /// Deletes the token; returns what it was, so caches can forget it.
     /// Logs an [`AuthChange::Token`].
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
@@ -103,5 +113,7 @@ pub trait Store: Send + Sync + 'static {
 
 pub mod changes;
 pub mod sql;
+pub mod update;
 
 pub use changes::{AuthChange, AuthChanges};
+pub use update::{TokenUpdate, Updater};

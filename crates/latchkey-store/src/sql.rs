@@ -2,6 +2,8 @@
 //! case-folded column (narrowed to an index range by the glob's literal
 //! prefix), the order with ties broken by `id` ascending, and the page window.
 
+use std::collections::BTreeMap;
+
 use latchkey_core::list::{FilterField, ListQuery, SortDirection, SortField};
 use latchkey_core::model::{Status, TokenOwnerType, TokenRecord};
 use latchkey_core::time::Millis;
@@ -59,6 +61,9 @@ pub struct Dialect {
     /// so the planner walks the sort order's index instead. PostgreSQL plans
     /// from statistics and needs no hint.
     pub unindexed: fn(&str) -> String,
+    /// The database's clock in milliseconds since the Unix epoch: every
+    /// instance that shares a database agrees on it, whatever its own clock.
+    pub now_millis: &'static str,
 }
 
 /// The token counts kept with an application: they answer `totalCount` for
@@ -80,25 +85,22 @@ impl TokenCounts {
 }
 
 /// How much inserting `tokens` moves each application's kept counts:
-/// `(application, tokens, active tokens)`, in order of first appearance.
+/// `(application, tokens, active tokens)`, in the order of the applications'
+/// ids, so concurrent inserts lock applications in the same order.
 pub fn count_changes(tokens: &[TokenRecord]) -> Vec<(String, i64, i64)> {
-    let mut changes: Vec<(String, i64, i64)> = Vec::new();
+    let mut changes: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for token in tokens
         .iter()
         .filter(|token| token.owner_type == TokenOwnerType::Application)
     {
-        let application = token.owner_id.to_string();
-        let index = match changes.iter().position(|(known, _, _)| *known == application) {
-            Some(index) => index,
-            None => {
-                changes.push((application, 0, 0));
-                changes.len() - 1
-            }
-        };
-        changes[index].1 += 1;
-        changes[index].2 += i64::from(token.status == Status::Active);
+        let counts = changes.entry(token.owner_id.to_string()).or_default();
+        counts.0 += 1;
+        counts.1 += i64::from(token.status == Status::Active);
     }
     changes
+        .into_iter()
+        .map(|(application, (total, active))| (application, total, active))
+        .collect()
 }
 
 /// A status filter on a sort by another field walks that sort's index,
@@ -277,6 +279,7 @@ mod tests {
     const QUESTION: Dialect = Dialect {
         placeholder: |n| format!("?{n}"),
         unindexed: |column| format!("+{column}"),
+        now_millis: "0",
     };
 
     fn tokens(query: &[(&str, &str)], counts: Option<TokenCounts>) -> ListingSql {
@@ -312,6 +315,7 @@ mod tests {
         let dollar = Dialect {
             placeholder: |n| format!("${n}"),
             unindexed: |column| column.to_string(),
+            now_millis: "0",
         };
         let sql = listing::<TokenColumns>(&["a".into(), "b".into()], &query, &dollar, None);
         assert_eq!(

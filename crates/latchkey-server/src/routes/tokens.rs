@@ -6,16 +6,17 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::list::TOKEN_LISTING;
-use latchkey_core::model::{ApiToken, Creator, CreatorType, Status, TokenOwnerType};
+use latchkey_core::model::{ApiToken, Creator, CreatorType, TokenOwnerType};
 use latchkey_core::scope::{escalations, TargetOwner};
 use latchkey_core::time::now_millis;
 use latchkey_core::token::NewToken;
 use latchkey_core::validate::{path_id, TokenPatch, TokenPost};
 use latchkey_core::Id;
+use latchkey_store::{TokenUpdate, Updater};
 use serde::Serialize;
 
 use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, PathParams, SUCCESS};
-use crate::auth::{Caller, Principal};
+use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -52,16 +53,13 @@ pub async fn list(
     Ok(json(StatusCode::OK, &list))
 }
 
-/// `403` naming the scopes `caller` may not hand out on this application.
-fn refuse_escalation(caller: &Caller, scope: &[String], owner: TargetOwner) -> ApiResult<()> {
-    let withheld = escalations(scope, &caller.token.scope, owner);
-    if withheld.is_empty() {
-        return Ok(());
-    }
-    Err(ApiError::forbidden(format!(
+/// `403` naming the scopes the caller may not hand out.
+fn escalation<S: AsRef<str>>(withheld: &[S]) -> ApiError {
+    let names: Vec<&str> = withheld.iter().map(AsRef::as_ref).collect();
+    ApiError::forbidden(format!(
         "the token may not give scopes that grant more than it has itself: {}",
-        withheld.join(", ")
-    )))
+        names.join(", ")
+    ))
 }
 
 pub async fn create(
@@ -75,7 +73,10 @@ pub async fn create(
         .await?;
     let now = now_millis();
     let post = TokenPost::parse(&body(raw)?, now)?;
-    refuse_escalation(&principal, &post.scope, owner)?;
+    let withheld = escalations(&post.scope, &principal.token.scope, owner);
+    if !withheld.is_empty() {
+        return Err(escalation(&withheld));
+    }
     let caller = &principal.token;
     let new = NewToken {
         owner_type: TokenOwnerType::Application,
@@ -131,22 +132,21 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let (application, token, owner) = target(&state, &principal, &ids, "applicationApiToken.patch").await?;
     let patch = TokenPatch::parse(&body(raw)?)?;
-    // Only a re-activation needs the token as it is now (spec section 5).
-    if patch.status == Some(Status::Active) {
-        let current = state
-            .store
-            .token(application, token)
-            .await?
-            .ok_or_else(ApiError::token_not_found)?;
-        if current.status == Status::Inactive {
-            refuse_escalation(&principal, &current.scope, owner)?;
-        }
-    }
-    let updated = state
+    let updater = Updater {
+        scope: principal.token.scope.clone(),
+        owner,
+    };
+    // The store checks the escalation rule (spec section 5) on the row it
+    // writes, so a concurrent change cannot slip between check and write.
+    let updated = match state
         .store
-        .update_token(application, token, &patch, now_millis())
+        .update_token(application, token, &patch, &updater, now_millis())
         .await?
-        .ok_or_else(ApiError::token_not_found)?;
+    {
+        TokenUpdate::Updated(updated) => updated,
+        TokenUpdate::NotFound => return Err(ApiError::token_not_found()),
+        TokenUpdate::Escalation(withheld) => return Err(escalation(&withheld)),
+    };
     state.auth.evict(&updated.digest);
     Ok(json(StatusCode::OK, &updated.to_wire()))
 }
