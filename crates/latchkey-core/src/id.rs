@@ -118,3 +118,61 @@ mod tests {
         assert_eq!(many.len(), 10_000);
     }
 }
+
+/// Properties of id parsing (spec 1: `^[A-Fa-f0-9]{24}$`, lowercase out), and
+/// of [`crate::validate::path_id`], which parses ids from paths.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::validate::path_id;
+    use proptest::prelude::*;
+
+    fn is_an_id(text: &str) -> bool {
+        text.chars().count() == 24 && text.chars().all(|c| c.is_ascii_hexdigit())
+    }
+
+    /// Texts near an id: hex of about the right length, with odd characters
+    /// (multi-byte ones too) mixed in, and anything at all.
+    fn near_an_id() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[0-9a-fA-F]{22,26}",
+            3 => "[0-9a-fA-FgG é\u{0660}+-]{23,25}",
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn parses_exactly_24_hex_digits_and_prints_them_lowercase(text in near_an_id()) {
+            match text.parse::<Id>() {
+                Ok(id) => {
+                    prop_assert!(is_an_id(&text), "accepted {:?}", text);
+                    prop_assert_eq!(id.to_string(), text.to_ascii_lowercase());
+                }
+                Err(InvalidId) => prop_assert!(!is_an_id(&text), "refused {:?}", text),
+            }
+        }
+
+        #[test]
+        fn every_id_round_trips(bytes in any::<[u8; 12]>()) {
+            let id = Id(bytes);
+            prop_assert_eq!(id.to_string().parse::<Id>(), Ok(id));
+            prop_assert_eq!(id.to_string().to_uppercase().parse::<Id>(), Ok(id));
+            let json = serde_json::to_string(&id).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Id>(&json).unwrap(), id);
+        }
+
+        #[test]
+        fn a_path_id_is_refused_naming_the_parameter(text in near_an_id()) {
+            match path_id("apiTokenId", &text) {
+                Ok(id) => prop_assert_eq!(id.to_string(), text.to_ascii_lowercase()),
+                Err(refusal) => {
+                    prop_assert!(!is_an_id(&text));
+                    prop_assert!(refusal.message().starts_with("apiTokenId "), "{}", refusal.message());
+                }
+            }
+        }
+    }
+}
