@@ -13,6 +13,9 @@
 #                                        (the Rust tests create and drop a database
 #                                        per test on it; the compatibility suite
 #                                        uses DB itself)
+# Whenever PostgreSQL runs, LATCHKEY_TEST_REQUIRE_POSTGRES=1 is exported: both
+# suites then fail, rather than quietly run on SQLite alone, when
+# LATCHKEY_TEST_POSTGRES_URL is unset or its server cannot be reached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,14 +27,16 @@ step "building"
 cargo build --workspace --all-targets
 
 if [ "${LATCHKEY_TEST_SKIP_POSTGRES:-0}" = 1 ]; then
-    unset LATCHKEY_TEST_POSTGRES_URL
+    unset LATCHKEY_TEST_POSTGRES_URL LATCHKEY_TEST_REQUIRE_POSTGRES
     backends="SQLite only"
     step "PostgreSQL skipped (LATCHKEY_TEST_SKIP_POSTGRES=1)"
 elif [ -n "${LATCHKEY_TEST_POSTGRES_URL:-}" ]; then
     backends="SQLite and PostgreSQL"
+    export LATCHKEY_TEST_REQUIRE_POSTGRES=1
     step "PostgreSQL: the given server, $LATCHKEY_TEST_POSTGRES_URL"
 else
     backends="SQLite and PostgreSQL"
+    export LATCHKEY_TEST_REQUIRE_POSTGRES=1
     step "starting a throwaway PostgreSQL"
     # shellcheck source=scripts/pg.sh
     source scripts/pg.sh

@@ -18,6 +18,11 @@ fixture; the test id names it, e.g. `test_x[sqlite]`):
   may assume the database is empty: each makes its own applications, users
   and organizations (unique names) and counts only within them.
 
+With LATCHKEY_TEST_REQUIRE_POSTGRES=1 (scripts/test.sh sets it whenever it
+runs PostgreSQL) the run stops with an error, instead of quietly running on
+SQLite alone, when LATCHKEY_TEST_POSTGRES_URL is unset or its server does not
+answer.
+
 The few tests that need a database of their own (a first start, a restart)
 get a fresh one from `backend.fresh_database()`: a new SQLite file, or a new
 PostgreSQL database made with `psql` (from LATCHKEY_TEST_POSTGRES_BINDIR, else
@@ -64,6 +69,7 @@ HTTP_TIMEOUT = 15.0
 PSQL_TIMEOUT = 60
 
 POSTGRES_URL = os.environ.get("LATCHKEY_TEST_POSTGRES_URL", "").strip()
+REQUIRE_POSTGRES = os.environ.get("LATCHKEY_TEST_REQUIRE_POSTGRES", "").strip() == "1"
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
 
@@ -469,6 +475,20 @@ class Backend:
             except RuntimeError as e:
                 sys.stderr.write("the test database %s was not dropped: %s\n" % (name, e))
         self._made.clear()
+
+
+def pytest_configure(config):
+    """A run that asked for PostgreSQL gets it, or stops here."""
+    if not REQUIRE_POSTGRES:
+        return
+    if not POSTGRES_URL:
+        raise pytest.UsageError(
+            "LATCHKEY_TEST_REQUIRE_POSTGRES=1 asks for PostgreSQL, but LATCHKEY_TEST_POSTGRES_URL is not set"
+        )
+    try:
+        _psql(POSTGRES_URL, "SELECT 1")
+    except RuntimeError as e:
+        raise pytest.UsageError("LATCHKEY_TEST_REQUIRE_POSTGRES=1, but PostgreSQL does not answer: %s" % e) from e
 
 
 @pytest.fixture(scope="session")

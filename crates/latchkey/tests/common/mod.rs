@@ -28,6 +28,10 @@ use tempfile::TempDir;
 /// Set to a PostgreSQL URL to run the whole suite against PostgreSQL too
 /// (`scripts/test.sh` starts a throwaway server and sets it).
 pub const POSTGRES_URL_VAR: &str = "LATCHKEY_TEST_POSTGRES_URL";
+/// Set to `1` (`scripts/test.sh` does whenever it runs PostgreSQL) to make a
+/// missing [`POSTGRES_URL_VAR`] a failure of every test instead of a quiet
+/// SQLite-only run; an unreachable server fails them either way.
+pub const REQUIRE_POSTGRES_VAR: &str = "LATCHKEY_TEST_REQUIRE_POSTGRES";
 /// Set to `1` to run every test on the database [`POSTGRES_URL_VAR`] names,
 /// shared, instead of on a fresh database of its own (for a server where the
 /// tests may not create databases).
@@ -119,7 +123,9 @@ impl Backend {
 }
 
 /// The databases every test runs against: always a fresh SQLite file; also
-/// PostgreSQL when [`POSTGRES_URL_VAR`] is set.
+/// PostgreSQL when [`POSTGRES_URL_VAR`] is set. Panics when
+/// [`REQUIRE_POSTGRES_VAR`] asks for PostgreSQL and there is none, and when
+/// the server cannot be reached to create a test's database.
 ///
 /// The PostgreSQL hook: each test gets a fresh, empty database of its own,
 /// created with `psql` (`CREATE DATABASE … TEMPLATE template0`) on the
@@ -141,12 +147,18 @@ impl Backend {
 /// client test's newest-first check can then fail).
 pub fn backends() -> Vec<Backend> {
     let mut all = vec![Backend::sqlite()];
-    if let Ok(url) = std::env::var(POSTGRES_URL_VAR) {
-        if !url.trim().is_empty() {
-            all.push(Backend::postgres(url.trim()));
-        }
+    let url = std::env::var(POSTGRES_URL_VAR).unwrap_or_default();
+    if !url.trim().is_empty() {
+        all.push(Backend::postgres(url.trim()));
+    } else if postgres_required() {
+        panic!("{REQUIRE_POSTGRES_VAR}=1 asks for PostgreSQL, but {POSTGRES_URL_VAR} is not set");
     }
     all
+}
+
+/// Whether the run asked for PostgreSQL ([`REQUIRE_POSTGRES_VAR`]`=1`).
+pub fn postgres_required() -> bool {
+    std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|required| required.trim() == "1")
 }
 
 /// A database of one test's own on a PostgreSQL server, dropped on drop.
@@ -304,6 +316,11 @@ pub struct Server {
 impl Server {
     pub fn start(backend: &Backend) -> Server {
         Server::start_with_env(backend, &[])
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Starts the server with extra environment variables (e.g. its log level).
