@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod feed;
 pub mod metrics;
+pub mod openapi;
 mod rate_limit;
 pub mod request_id;
 mod routes;

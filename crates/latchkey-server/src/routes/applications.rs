@@ -58,6 +58,23 @@ fn listed_owners(user: Id, organizations: &[Id], org: Option<&str>) -> ApiResult
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/applications",
+    operation_id = "listApplications",
+    tag = "Applications",
+    summary = "List the applications the caller reaches",
+    params(crate::openapi::ApplicationListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of applications.", body = crate::openapi::Applications),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -85,6 +102,24 @@ pub async fn list(
     Ok(json(StatusCode::OK, &list))
 }
 
+#[utoipa::path(
+    post,
+    path = "/applications",
+    operation_id = "createApplication",
+    tag = "Applications",
+    summary = "Create an application",
+    request_body = crate::openapi::ApplicationPost,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new application.", body = crate::openapi::Application),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -124,6 +159,24 @@ async fn reached(state: &AppState, principal: &Principal, application: &str, ver
     Ok(app)
 }
 
+#[utoipa::path(
+    get,
+    path = "/applications/{applicationId}",
+    operation_id = "getApplication",
+    tag = "Applications",
+    summary = "Read an application",
+    params(crate::openapi::ApplicationPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The application.", body = crate::openapi::Application),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     principal: Principal,
@@ -133,6 +186,26 @@ pub async fn read(
     Ok(json(StatusCode::OK, &app))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/applications/{applicationId}",
+    operation_id = "updateApplication",
+    tag = "Applications",
+    summary = "Rename an application",
+    params(crate::openapi::ApplicationPath),
+    request_body = crate::openapi::ApplicationPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The application as changed.", body = crate::openapi::Application),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -149,6 +222,24 @@ pub async fn update(
     Ok(json(StatusCode::OK, &updated))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/applications/{applicationId}",
+    operation_id = "deleteApplication",
+    tag = "Applications",
+    summary = "Delete an application and its tokens",
+    params(crate::openapi::ApplicationPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted, with its tokens, which stop working at once.", body = crate::openapi::Success),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

@@ -57,6 +57,22 @@ fn question(query: &Option<String>) -> ApiResult<Option<(Id, Action)>> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/auth/introspect",
+    operation_id = "introspect",
+    tag = "Authentication",
+    summary = "The calling token describes itself, and may ask whether it may do an action",
+    params(crate::openapi::IntrospectQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The token's own record, with `active` and, when asked, `allowed`.", body = crate::openapi::Introspection),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     principal: Principal,

@@ -1,53 +1,53 @@
 //! The routes of spec section 1, and what every handler needs to read a request.
 
-mod applications;
-mod introspect;
-mod jwks;
-mod operations;
-mod tokens;
+pub(crate) mod applications;
+pub(crate) mod introspect;
+pub(crate) mod jwks;
+pub(crate) mod operations;
+pub(crate) mod tokens;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
 use latchkey_core::scope::Action;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{self, ApiDoc, Served};
 use crate::state::AppState;
 
 /// Bodies larger than this are refused with `413`.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The service's routes, each registered from its handler's
+/// `#[utoipa::path]` attribute: `routes!` takes the path and method from
+/// there, so every route is in the OpenAPI document exactly as it is served.
+/// Register routes only this way, never with a bare `route`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/applications", get(applications::list).post(applications::create))
-        .route(
-            "/applications/{applicationId}",
-            get(applications::read)
-                .patch(applications::update)
-                .delete(applications::delete),
-        )
-        .route(
-            "/applications/{applicationId}/tokens",
-            get(tokens::list).post(tokens::create),
-        )
-        .route(
-            "/applications/{applicationId}/tokens/{apiTokenId}",
-            get(tokens::read).patch(tokens::update).delete(tokens::delete),
-        )
-        .route("/auth/introspect", get(introspect::introspect))
-        .route("/.well-known/jwks.json", get(jwks::jwks))
-        .route("/health", get(operations::health))
-        .route("/ready", get(operations::ready))
-        .route("/metrics", get(operations::metrics))
+    let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(applications::list, applications::create))
+        .routes(routes!(applications::read, applications::update, applications::delete))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::read, tokens::update, tokens::delete))
+        .routes(routes!(introspect::introspect))
+        .routes(routes!(jwks::jwks))
+        .routes(routes!(operations::health))
+        .routes(routes!(operations::ready))
+        .routes(routes!(operations::metrics))
+        .routes(routes!(openapi::document))
+        .split_for_parts();
+    router
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(Extension(Served::new(&document)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -138,6 +138,41 @@ impl<'a> ListMeta<'a> {
             sort_direction: query.sort_direction.as_str(),
             filter: query.filter.as_ref().map(|filter| filter.glob.as_str()),
             filter_field: query.filter.as_ref().map(|filter| filter.field.as_str()),
+        }
+    }
+}
+
+/// Properties of query-string splitting: what a client encodes comes back
+/// as it was, and no query string at all makes the listings panic.
+#[cfg(test)]
+mod query_properties {
+    use super::query_pairs;
+    use latchkey_core::list::{APPLICATION_LISTING, TOKEN_LISTING};
+    use proptest::prelude::*;
+
+    /// Keys and values with what encoding must carry: `&`, `=`, `+`, `%`,
+    /// spaces, multi-byte characters; then anything.
+    fn a_part() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[a-zA-Z0-9&=+% #Σé*_]{0,12}", 1 => any::<String>()]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+
+        #[test]
+        fn encoded_pairs_come_back_as_they_were(pairs in prop::collection::vec((a_part(), a_part()), 0..6)) {
+            let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
+            prop_assert_eq!(query_pairs(&Some(encoded)), pairs);
+        }
+
+        #[test]
+        fn any_query_string_parses_without_a_panic(query in any::<String>(), listing_pairs in "([a-zA-Z%0-9]{0,12}=[a-zA-Z%0-9*]{0,12}&?){0,6}") {
+            for query in [query, listing_pairs] {
+                let pairs = query_pairs(&Some(query));
+                let pairs = || pairs.iter().map(|(key, value)| (key.as_str(), value.as_str()));
+                let _ = TOKEN_LISTING.parse(pairs());
+                let _ = APPLICATION_LISTING.parse(pairs());
+            }
         }
     }
 }

@@ -20,6 +20,16 @@ use crate::state::AppState;
 /// timeouts, so a hung database reads as not ready instead of as no answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "Operations",
+    summary = "The process answers",
+    responses(
+        (status = 200, description = "Alive.", body = crate::openapi::Success),
+    ),
+)]
 pub async fn health() -> Response {
     json(StatusCode::OK, &SUCCESS)
 }
@@ -29,6 +39,17 @@ struct Ready {
     ready: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "Operations",
+    summary = "The process and its database answer",
+    responses(
+        (status = 200, description = "Ready to serve.", body = crate::openapi::Ready),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Response> {
     readiness(state.store.ping()).await
 }
@@ -50,6 +71,16 @@ async fn readiness(ping: impl Future<Output = StoreResult<()>>) -> ApiResult<Res
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "Operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "The Prometheus text format.", body = String, content_type = "text/plain"),
+    ),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     ([(CONTENT_TYPE, metrics::CONTENT_TYPE)], state.metrics.render()).into_response()
 }

@@ -31,6 +31,24 @@ pub struct TokenList<'a> {
     owner_type: &'static str,
 }
 
+#[utoipa::path(
+    get,
+    path = "/applications/{applicationId}/tokens",
+    operation_id = "listApiTokens",
+    tag = "API Tokens",
+    summary = "List an application's API tokens",
+    params(crate::openapi::ApplicationPath, crate::openapi::TokenListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the application's API tokens.", body = crate::openapi::ApiTokens),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -62,6 +80,26 @@ fn escalation<S: AsRef<str>>(withheld: &[S]) -> ApiError {
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/applications/{applicationId}/tokens",
+    operation_id = "createApiToken",
+    tag = "API Tokens",
+    summary = "Create an API token",
+    params(crate::openapi::ApplicationPath),
+    request_body = crate::openapi::ApiTokenPost,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new API token, with its secret.", body = crate::openapi::ApiTokenCreated),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -110,6 +148,24 @@ async fn target(
     Ok((application, token, owner))
 }
 
+#[utoipa::path(
+    get,
+    path = "/applications/{applicationId}/tokens/{apiTokenId}",
+    operation_id = "getApiToken",
+    tag = "API Tokens",
+    summary = "Read an API token",
+    params(crate::openapi::TokenPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The API token.", body = crate::openapi::ApiToken),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     principal: Principal,
@@ -124,6 +180,26 @@ pub async fn read(
     Ok(json(StatusCode::OK, &record.to_wire()))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/applications/{applicationId}/tokens/{apiTokenId}",
+    operation_id = "updateApiToken",
+    tag = "API Tokens",
+    summary = "Change an API token's name, description or status",
+    params(crate::openapi::TokenPath),
+    request_body = crate::openapi::ApiTokenPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The API token as changed.", body = crate::openapi::ApiToken),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -151,6 +227,24 @@ pub async fn update(
     Ok(json(StatusCode::OK, &updated.to_wire()))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/applications/{applicationId}/tokens/{apiTokenId}",
+    operation_id = "deleteApiToken",
+    tag = "API Tokens",
+    summary = "Delete (revoke) an API token",
+    params(crate::openapi::TokenPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted: the token stops working at once.", body = crate::openapi::Success),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::Unauthorized),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::NotFound),
+        (status = 429, response = crate::openapi::TooManyRequests),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,

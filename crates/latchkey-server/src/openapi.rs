@@ -1,0 +1,694 @@
+//! The OpenAPI 3.1 document of the whole HTTP surface, served at
+//! `GET /openapi.json`.
+//!
+//! Each operation is the `#[utoipa::path]` attribute on its handler, and the
+//! router registers every route from those same attributes (`routes::router`),
+//! so a route cannot be served with another path or method than the document
+//! says. The types below describe the JSON the handlers write (the wire
+//! format of `schemas/`, written by hand in `latchkey_core::model`); the
+//! schemathesis run of `scripts/test.sh` checks every response against them.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use axum::extract::Extension;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use latchkey_core::scope::catalog;
+use serde_json::json;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+/// An id: 24 hexadecimal characters, either case.
+const ID_PATTERN: &str = "^[A-Fa-f0-9]{24}$";
+
+/// Blank as `str::trim` sees it: only Unicode white space (which, unlike
+/// ECMA-262's `\s`, includes U+0085 and excludes U+FEFF).
+const BLANK_PATTERN: &str = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$";
+
+/// The base of the document: everything but the paths, which the router adds.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Latchkey",
+        description = "A self-hosted API token service that speaks the Losant Platform API's wire format for Application API Tokens.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    modifiers(&Security),
+    components(
+        schemas(
+            Error, Success, ApiToken, ApiTokenCreated, ApiTokens, ApiTokenPost, ApiTokenPatch,
+            Application, Applications, ApplicationPost, ApplicationPatch, Introspection, Jwks, Jwk, Ready,
+        ),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unavailable),
+    ),
+    tags(
+        (name = "API Tokens", description = "An application's API tokens (spec 1.1 to 1.3)."),
+        (name = "Applications", description = "Just enough applications to own tokens (spec 1.4)."),
+        (name = "Authentication", description = "Checking tokens: introspection and the signing keys (spec 6)."),
+        (name = "Operations", description = "For operators and orchestrators, without authentication."),
+    ),
+)]
+pub struct ApiDoc;
+
+/// The `bearer` scheme every authenticated operation names.
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, document: &mut Document) {
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".to_string());
+        bearer.description = Some("An API token: `Authorization: Bearer <token>`, the scheme case-insensitive.".into());
+        document
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    }
+}
+
+/// The document as served: serialized once, when the router is built.
+#[derive(Clone)]
+pub struct Served(Arc<str>);
+
+impl Served {
+    pub fn new(document: &Document) -> Served {
+        let json = document.to_json().expect("the OpenAPI document serializes");
+        Served(json.into())
+    }
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    operation_id = "openapi",
+    tag = "Operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)),
+)]
+pub async fn document(Extension(Served(json)): Extension<Served>) -> Response {
+    ([(CONTENT_TYPE, "application/json")], json.to_string()).into_response()
+}
+
+// ---- Errors ----
+
+/// Every error (spec section 2).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Error {
+    #[schema(inline)]
+    pub r#type: ErrorType,
+    /// What went wrong, in words a person can act on.
+    pub message: String,
+}
+
+#[derive(ToSchema)]
+pub enum ErrorType {
+    Validation,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    TooManyRequests,
+    ServiceUnavailable,
+}
+
+/// The error responses, each a reusable component that operations name.
+macro_rules! error_response {
+    ($name:ident, $description:literal) => {
+        pub struct $name;
+
+        impl<'s> ToResponse<'s> for $name {
+            fn response() -> (&'s str, RefOr<utoipa::openapi::Response>) {
+                (stringify!($name), error_response($description, None))
+            }
+        }
+    };
+}
+
+fn error_response(
+    description: &str,
+    header: Option<(&str, utoipa::openapi::header::Header)>,
+) -> RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Error")))
+        .build();
+    let mut response = ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content);
+    if let Some((name, header)) = header {
+        response = response.header(name, header);
+    }
+    RefOr::T(response.build())
+}
+
+error_response!(BadRequest, "`Validation`: a malformed id, parameter, JSON or body.");
+error_response!(
+    Unauthorized,
+    "`Unauthorized`: no token, or one that is malformed, forged, unknown, deleted, inactive or expired."
+);
+error_response!(
+    Forbidden,
+    "`Forbidden`: the token reaches the application but lacks the scope, or would give more than it has."
+);
+error_response!(
+    NotFound,
+    "`NotFound`: no such application or token, or an application the caller cannot reach."
+);
+error_response!(PayloadTooLarge, "`PayloadTooLarge`: the body is over 1 MiB.");
+error_response!(
+    Unavailable,
+    "`ServiceUnavailable`: the token store did not answer; try again shortly."
+);
+
+pub struct TooManyRequests;
+
+impl<'s> ToResponse<'s> for TooManyRequests {
+    fn response() -> (&'s str, RefOr<utoipa::openapi::Response>) {
+        let retry_after = HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+            .description(Some("Seconds to wait before the next request."))
+            .build();
+        let description = "`TooManyRequests`: the token is over the configured rate limit (off by default).";
+        (
+            "TooManyRequests",
+            error_response(description, Some(("Retry-After", retry_after))),
+        )
+    }
+}
+
+/// `{"success": true}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Success {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+}
+
+fn always_true() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .enum_values(Some([true]))
+}
+
+// ---- Parameters ----
+
+fn id_schema() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(ID_PATTERN))
+}
+
+fn path_id(name: &str, description: &str) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(id_schema()))
+        .build()
+}
+
+/// `{applicationId}`
+pub struct ApplicationPath;
+
+impl IntoParams for ApplicationPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_id("applicationId", "The application's id.")]
+    }
+}
+
+/// `{applicationId}/tokens/{apiTokenId}`
+pub struct TokenPath;
+
+impl IntoParams for TokenPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            path_id("applicationId", "The application's id."),
+            path_id("apiTokenId", "The API token's id."),
+        ]
+    }
+}
+
+fn query(name: &str, description: &str, schema: impl Into<RefOr<Schema>>) -> Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(schema))
+        .build()
+}
+
+fn string_enum(values: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(values.iter().copied()))
+}
+
+fn blank() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(BLANK_PATTERN))
+}
+
+/// `one of these, or blank`
+fn enum_or_blank(values: &[&str]) -> Schema {
+    Schema::OneOf(OneOfBuilder::new().item(string_enum(values)).item(blank()).build())
+}
+
+/// The listing parameters of spec 1.1 and 1.4.
+fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
+    vec![
+        query("sortField", "The field to sort by; ties are broken by id.", string_enum(sort_fields).default(Some(json!("name")))),
+        query(
+            "sortDirection",
+            "`asc` or `desc`, case-insensitive; empty is `asc`.",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"))
+                .default(Some(json!("asc"))),
+        ),
+        query(
+            "page",
+            "The page, from 0.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(i64::MAX))
+                .default(Some(json!(0))),
+        ),
+        query(
+            "perPage",
+            "Items per page.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(latchkey_core::list::MAX_PER_PAGE))
+                .default(Some(json!(latchkey_core::list::MAX_PER_PAGE))),
+        ),
+        query(
+            "filterField",
+            "The field `filter` applies to; blank or absent, no filtering.",
+            enum_or_blank(filter_fields),
+        ),
+        query(
+            "filter",
+            "A glob over the whole field, case-insensitive: `*` matches any run of characters, every other character itself. Blank or absent, no filtering.",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(latchkey_core::list::MAX_FILTER_CHARS)),
+        ),
+    ]
+}
+
+/// The query of `GET /applications/{applicationId}/tokens`.
+pub struct TokenListQuery;
+
+impl IntoParams for TokenListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        listing(
+            &["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"],
+            &["name", "status"],
+        )
+    }
+}
+
+/// The query of `GET /applications`.
+pub struct ApplicationListQuery;
+
+impl IntoParams for ApplicationListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let mut params = listing(&["name", "id", "creationDate", "lastUpdated"], &["name"]);
+        let blank_or_id = format!(
+            "^{ws}([A-Fa-f0-9]{{24}}{ws})?$",
+            ws = &BLANK_PATTERN[1..BLANK_PATTERN.len() - 1]
+        );
+        params.push(query(
+            "orgId",
+            "Absent: every application the caller reaches; blank: the user's own; an id: that organization's (none unless the user is a member).",
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(blank_or_id)),
+        ));
+        params
+    }
+}
+
+/// The query of `GET /auth/introspect`.
+pub struct IntrospectQuery;
+
+impl IntoParams for IntrospectQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            query(
+                "applicationId",
+                "With `action`: the application to ask about.",
+                id_schema(),
+            ),
+            query(
+                "action",
+                "With `applicationId`: the action to ask about, `resource.action`.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[A-Za-z0-9]+\\.[A-Za-z0-9]+$"))
+                    .examples([json!("applicationApiTokens.get")]),
+            ),
+        ]
+    }
+}
+
+// ---- Bodies ----
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Inactive,
+}
+
+/// The scopes an application token may hold (`spec/scopes.json`).
+fn application_scopes() -> ArrayBuilder {
+    let (_, scopes) = catalog()
+        .kinds()
+        .find(|(kind, _)| *kind == "application")
+        .expect("the scope catalog has an application list");
+    ArrayBuilder::new()
+        .items(string_enum(&scopes.iter().map(String::as_str).collect::<Vec<_>>()))
+        .min_items(Some(1))
+        .unique_items(true)
+}
+
+/// Body of `POST /applications/{applicationId}/tokens` (spec 1.2).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiTokenPost {
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: String,
+    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    pub description: String,
+    /// When the token stops working: an RFC 3339 date-time in the future.
+    /// Absent, it never expires. It can never be changed.
+    #[schema(required = false, format = DateTime)]
+    pub expiration_date: String,
+    /// Absent: `["all.Application"]`. The caller may not give more than it has (spec 5).
+    #[schema(required = false, schema_with = application_scopes)]
+    pub scope: Vec<String>,
+    #[schema(required = false, inline)]
+    pub status: Status,
+}
+
+/// Body of `PATCH /applications/{applicationId}/tokens/{apiTokenId}` (spec 1.3).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiTokenPatch {
+    #[schema(required = false, min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: String,
+    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    pub description: String,
+    /// Re-activating a token needs the right to have created it (spec 5).
+    #[schema(required = false, inline)]
+    pub status: Status,
+}
+
+/// Body of `POST /applications` (spec 1.4).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplicationPost {
+    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: String,
+    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    pub description: String,
+    /// An organization the user is a member of, to own the application;
+    /// absent or null, the user owns it.
+    #[schema(required = false, schema_with = org_id)]
+    pub org_id: String,
+}
+
+fn org_id() -> ObjectBuilder {
+    id_schema().schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+/// Body of `PATCH /applications/{applicationId}` (spec 1.4).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplicationPatch {
+    #[schema(required = false, min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    pub name: String,
+    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    pub description: String,
+}
+
+// ---- Responses ----
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum TokenOwnerType {
+    Application,
+    User,
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CreatorType {
+    ApiToken,
+    User,
+}
+
+/// An API token (`schemas/apiToken.json`), without its secret.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiToken {
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub id: String,
+    /// The same as `id`.
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub api_token_id: String,
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub owner_id: String,
+    #[schema(inline)]
+    pub owner_type: TokenOwnerType,
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub creator_id: String,
+    #[schema(inline)]
+    pub creator_type: CreatorType,
+    pub creator_name: String,
+    pub name: String,
+    pub description: String,
+    #[schema(format = DateTime)]
+    pub creation_date: String,
+    #[schema(format = DateTime)]
+    pub last_updated: String,
+    /// Absent when the token never expires.
+    #[schema(required = false, format = DateTime)]
+    pub expiration_date: String,
+    pub scope: Vec<String>,
+    #[schema(inline)]
+    pub status: Status,
+}
+
+/// The properties of [`ApiToken`] plus `more`, none other.
+fn api_token_with(description: &str, more: &[(&str, RefOr<Schema>, bool)]) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut object)) = ApiToken::schema() else {
+        unreachable!("ApiToken derives an object schema")
+    };
+    object.description = Some(description.to_string());
+    for (name, schema, required) in more {
+        object.properties.insert(name.to_string(), schema.clone());
+        if *required {
+            object.required.push(name.to_string());
+        }
+    }
+    RefOr::T(Schema::Object(object))
+}
+
+/// The create response: the API token with its secret, shown only here.
+pub struct ApiTokenCreated;
+
+impl PartialSchema for ApiTokenCreated {
+    fn schema() -> RefOr<Schema> {
+        let token = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .description(Some("The secret: a JWT. This response is the only one that shows it."));
+        api_token_with(
+            "The create response: the API token with its secret, shown only here.",
+            &[("token", token.into(), true)],
+        )
+    }
+}
+
+impl ToSchema for ApiTokenCreated {
+    fn name() -> Cow<'static, str> {
+        "ApiTokenCreated".into()
+    }
+}
+
+/// `GET /auth/introspect`: the calling token's own record, `active`, and
+/// `allowed` when asked about an application and action (spec 6).
+pub struct Introspection;
+
+impl PartialSchema for Introspection {
+    fn schema() -> RefOr<Schema> {
+        let allowed = ObjectBuilder::new().schema_type(Type::Boolean).description(Some(
+            "Whether the token may do `action` on `applicationId`; only when both were given.",
+        ));
+        api_token_with(
+            "The calling token's own record, `active`, and `allowed` when asked (spec 6).",
+            &[
+                ("active", always_true().into(), true),
+                ("allowed", allowed.into(), false),
+            ],
+        )
+    }
+}
+
+impl ToSchema for Introspection {
+    fn name() -> Cow<'static, str> {
+        "Introspection".into()
+    }
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortDirection {
+    Asc,
+    Desc,
+}
+
+/// An application's API tokens, one page (`schemas/apiTokens.json`, spec 1.1).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiTokens {
+    pub items: Vec<ApiToken>,
+    /// Items on this page.
+    #[schema(minimum = 0)]
+    pub count: u64,
+    /// Tokens matching the filter, on every page.
+    #[schema(minimum = 0)]
+    pub total_count: u64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub per_page: u32,
+    #[schema(minimum = 0)]
+    pub page: u64,
+    pub sort_field: String,
+    #[schema(inline)]
+    pub sort_direction: SortDirection,
+    /// Only when filtering.
+    #[schema(required = false)]
+    pub filter: String,
+    /// Only when filtering.
+    #[schema(required = false)]
+    pub filter_field: String,
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub application_id: String,
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub owner_id: String,
+    #[schema(schema_with = application_owner_type)]
+    pub owner_type: String,
+}
+
+fn application_owner_type() -> ObjectBuilder {
+    string_enum(&["application"])
+}
+
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum AppOwnerType {
+    User,
+    Organization,
+}
+
+/// An application (spec 1.4).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Application {
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub id: String,
+    /// The same as `id`.
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub application_id: String,
+    pub name: String,
+    pub description: String,
+    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    pub owner_id: String,
+    #[schema(inline)]
+    pub owner_type: AppOwnerType,
+    #[schema(format = DateTime)]
+    pub creation_date: String,
+    #[schema(format = DateTime)]
+    pub last_updated: String,
+}
+
+/// The applications the caller reaches, one page (spec 1.4).
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Applications {
+    pub items: Vec<Application>,
+    #[schema(minimum = 0)]
+    pub count: u64,
+    #[schema(minimum = 0)]
+    pub total_count: u64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub per_page: u32,
+    #[schema(minimum = 0)]
+    pub page: u64,
+    pub sort_field: String,
+    #[schema(inline)]
+    pub sort_direction: SortDirection,
+    #[schema(required = false)]
+    pub filter: String,
+    #[schema(required = false)]
+    pub filter_field: String,
+}
+
+/// The public keys that verify issued tokens (RFC 7517).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jwks {
+    pub keys: Vec<Jwk>,
+}
+
+/// An Ed25519 public key (RFC 8037).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Jwk {
+    #[schema(schema_with = okp)]
+    pub kty: String,
+    #[schema(schema_with = ed25519)]
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    /// The key id that issued tokens name in their header.
+    pub kid: String,
+    #[schema(schema_with = eddsa)]
+    pub alg: String,
+    #[schema(schema_with = sig)]
+    pub r#use: String,
+}
+
+fn okp() -> ObjectBuilder {
+    string_enum(&["OKP"])
+}
+
+fn ed25519() -> ObjectBuilder {
+    string_enum(&["Ed25519"])
+}
+
+fn eddsa() -> ObjectBuilder {
+    string_enum(&["EdDSA"])
+}
+
+fn sig() -> ObjectBuilder {
+    string_enum(&["sig"])
+}
+
+/// `{"ready": true}`
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Ready {
+    #[schema(schema_with = always_true)]
+    pub ready: bool,
+}
