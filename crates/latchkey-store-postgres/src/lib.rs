@@ -174,14 +174,13 @@ async fn list_page<C: Columns, T>(
         None => Vec::new(),
         Some(offset) => {
             let statement = tx
-                .prepare_cached(&page_select(table, columns, &sql, query.per_page, offset))
-                .await;
-            map_rows(
-                tx.query(&statement.map_err(database)?, &params)
-                    .await
-                    .map_err(database)?,
-                from_row,
-            )?
+                .prepare_cached(&page_select(table, columns, &sql, DIALECT.placeholder))
+                .await
+                .map_err(database)?;
+            let per_page = i64::from(query.per_page);
+            let mut params = params;
+            params.extend([&per_page as &(dyn ToSql + Sync), &offset]);
+            map_rows(tx.query(&statement, &params).await.map_err(database)?, from_row)?
         }
     };
     tx.commit().await.map_err(database)?;

@@ -10,6 +10,7 @@ mod writer;
 
 use std::path::Path;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use latchkey_core::glob::fold_case;
@@ -25,15 +26,19 @@ use latchkey_store::sql::{
 };
 use latchkey_store::update::active_count_change;
 use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
+use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
-use pool::Pool;
+use pool::{Busy, Pool};
 use rows::{application_from_row, token_from_row};
 use writer::Writer;
 
 pub use schema::SUPPORTED_VERSION;
 
 const READERS: usize = 4;
+/// Longest wait for a free reader before the request fails (503), as long as
+/// PostgreSQL's default pool wait.
+const READER_WAIT: Duration = Duration::from_secs(2);
 
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -99,9 +104,11 @@ fn list_page<C: Columns, T>(
     let items = match query.offset() {
         None => Vec::new(),
         Some(offset) => {
-            let text = page_select(table, columns, &sql, query.per_page, offset);
+            let text = page_select(table, columns, &sql, DIALECT.placeholder);
             let mut statement = tx.prepare_cached(&text)?;
-            let rows = statement.query_map(params_from_iter(sql.params.iter()), from_row)?;
+            let window = [Value::Integer(i64::from(query.per_page)), Value::Integer(offset)];
+            let params = sql.params.iter().cloned().map(Value::Text).chain(window);
+            let rows = statement.query_map(params_from_iter(params), from_row)?;
             rows.collect::<rusqlite::Result<Vec<T>>>()?
         }
     };
@@ -151,7 +158,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writer::start(writer),
-                readers: Pool::new(readers),
+                readers: Pool::new(readers, READER_WAIT),
             }),
         })
     }
@@ -172,6 +179,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|error| StoreError::Database(error.to_string()))?
+        .map_err(|Busy(waited)| StoreError::Database(format!("every SQLite reader was busy for {waited:?}")))?
         .map_err(database)
     }
 
@@ -691,31 +699,37 @@ mod tests {
             total: 1_000_000,
             active: 999_000,
         });
-        store.inner.readers.with(|conn| {
-            for field in fields {
-                for direction in ["asc", "desc"] {
-                    for filter in filters {
-                        let mut pairs = vec![("sortField", field), ("sortDirection", direction)];
-                        pairs.extend_from_slice(filter);
-                        let query = TOKEN_LISTING.parse(pairs.iter().copied()).unwrap();
-                        let sql = listing::<TokenColumns>(&["0".repeat(24)], &query, &DIALECT, counts);
-                        let text = page_select("tokens", TOKEN_COLUMNS, &sql, 100, 0);
-                        let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {text}")).unwrap();
-                        let plan: Vec<String> = explain
-                            .query_map(params_from_iter(sql.params.iter()), |row| row.get::<_, String>(3))
-                            .unwrap()
-                            .collect::<rusqlite::Result<_>>()
-                            .unwrap();
-                        let plan = plan.join("; ");
-                        assert!(plan.contains("USING INDEX"), "{field} {direction} {filter:?}: {plan}");
-                        // A prefix glob under another sort may sort its (narrowed) range.
-                        let narrowed_by_name = filter.first() == Some(&("filterField", "name"));
-                        if !narrowed_by_name || field == "name" {
-                            assert!(!plan.contains("TEMP B-TREE"), "{field} {direction} {filter:?}: {plan}");
+        store
+            .inner
+            .readers
+            .with(|conn| {
+                for field in fields {
+                    for direction in ["asc", "desc"] {
+                        for filter in filters {
+                            let mut pairs = vec![("sortField", field), ("sortDirection", direction)];
+                            pairs.extend_from_slice(filter);
+                            let query = TOKEN_LISTING.parse(pairs.iter().copied()).unwrap();
+                            let sql = listing::<TokenColumns>(&["0".repeat(24)], &query, &DIALECT, counts);
+                            let text = page_select("tokens", TOKEN_COLUMNS, &sql, DIALECT.placeholder);
+                            let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {text}")).unwrap();
+                            let window = [Value::Integer(100), Value::Integer(0)];
+                            let params = sql.params.iter().cloned().map(Value::Text).chain(window);
+                            let plan: Vec<String> = explain
+                                .query_map(params_from_iter(params), |row| row.get::<_, String>(3))
+                                .unwrap()
+                                .collect::<rusqlite::Result<_>>()
+                                .unwrap();
+                            let plan = plan.join("; ");
+                            assert!(plan.contains("USING INDEX"), "{field} {direction} {filter:?}: {plan}");
+                            // A prefix glob under another sort may sort its (narrowed) range.
+                            let narrowed_by_name = filter.first() == Some(&("filterField", "name"));
+                            if !narrowed_by_name || field == "name" {
+                                assert!(!plan.contains("TEMP B-TREE"), "{field} {direction} {filter:?}: {plan}");
+                            }
                         }
                     }
                 }
-            }
-        });
+            })
+            .unwrap();
     }
 }

@@ -170,11 +170,17 @@ impl Columns for ApplicationColumns {
     }
 }
 
-/// The query for one page of a listing.
-pub fn page_select(table: &str, columns: &str, sql: &ListingSql, per_page: u32, offset: i64) -> String {
+/// The query for one page of a listing. Its window is bound, not written
+/// in: `LIMIT` and `OFFSET` are the two placeholders after `sql.params`, so
+/// every page of one listing shape is the same prepared statement.
+pub fn page_select(table: &str, columns: &str, sql: &ListingSql, placeholder: fn(usize) -> String) -> String {
+    let bound = sql.params.len();
     format!(
-        "SELECT {columns} FROM {table} WHERE {} {} LIMIT {per_page} OFFSET {offset}",
-        sql.conditions, sql.order_by
+        "SELECT {columns} FROM {table} WHERE {} {} LIMIT {} OFFSET {}",
+        sql.conditions,
+        sql.order_by,
+        placeholder(bound + 1),
+        placeholder(bound + 2)
     )
 }
 
