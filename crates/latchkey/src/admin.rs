@@ -1,7 +1,6 @@
 //! The administrator's commands: they work on the database directly, also
 //! while a server runs on it.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -11,6 +10,7 @@ use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwne
 use latchkey_core::scope::catalog;
 use latchkey_core::time::{now_millis, parse_rfc3339};
 use latchkey_core::token::{NewToken, Signer};
+use latchkey_core::validate::shown;
 use latchkey_core::Id;
 use latchkey_server::admin::{issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
 use latchkey_store::Store;
@@ -100,13 +100,14 @@ async fn user_named(store: &dyn Store, name: &str) -> anyhow::Result<User> {
 pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
     for scope in &args.scopes {
         if !catalog().is_known_scope(scope) {
-            bail!("--scope {scope:?} is not a scope name (see spec/scopes.json)");
+            bail!("--scope {} is not a scope name (see spec/scopes.json)", shown(scope));
         }
     }
     let expires = match &args.expires {
         None => None,
         Some(text) => {
-            let at = parse_rfc3339(text).with_context(|| format!("--expires {text:?} is not an RFC 3339 date-time"))?;
+            let at = parse_rfc3339(text)
+                .with_context(|| format!("--expires {} is not an RFC 3339 date-time", shown(text)))?;
             if at <= now_millis() {
                 bail!("--expires must be in the future");
             }
@@ -162,17 +163,6 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 }
 
 const SEED_BATCH: u64 = 10_000;
-
-/// `seeding [#########           ]  450000/1000000 tokens`
-fn progress_bar(done: u64, total: u64) -> String {
-    const WIDTH: u64 = 30;
-    let filled = (done * WIDTH).checked_div(total).unwrap_or(WIDTH) as usize;
-    let bar = format!("{}{}", "#".repeat(filled), " ".repeat(WIDTH as usize - filled));
-    format!(
-        "seeding [{bar}] {done:>width$}/{total} tokens",
-        width = total.to_string().len()
-    )
-}
 
 /// What one seeding thread needs to mint its share of the tokens.
 #[derive(Clone)]
@@ -248,36 +238,12 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         });
     }
     drop(made);
-    let mut done = 0;
+    let bar = crate::progress::bar(count, "seeding", "tokens");
     while let Some(batch) = ready.recv().await {
         store.insert_tokens(&batch).await?;
-        done += batch.len() as u64;
-        eprint!("\r{}", progress_bar(done, count));
-        std::io::stderr().flush().ok();
+        bar.inc(batch.len() as u64);
     }
-    eprintln!();
+    bar.finish();
     store.refresh_statistics().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::progress_bar;
-
-    #[test]
-    fn the_progress_bar_fills_with_the_count() {
-        assert_eq!(
-            progress_bar(0, 100),
-            format!("seeding [{}]   0/100 tokens", " ".repeat(30))
-        );
-        assert_eq!(
-            progress_bar(50, 100),
-            format!("seeding [{}{}]  50/100 tokens", "#".repeat(15), " ".repeat(15))
-        );
-        assert_eq!(
-            progress_bar(100, 100),
-            format!("seeding [{}] 100/100 tokens", "#".repeat(30))
-        );
-        assert_eq!(progress_bar(0, 0), format!("seeding [{}] 0/0 tokens", "#".repeat(30)));
-    }
 }

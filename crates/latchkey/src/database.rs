@@ -12,7 +12,7 @@ use latchkey_store_sqlite::SqliteStore;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://latchkey.db";
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct DatabaseArgs {
     /// Where tokens are kept: sqlite://PATH (a file, created if missing) or
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (shared by many instances).
@@ -27,6 +27,55 @@ pub struct DatabaseArgs {
     /// PostgreSQL: longest wait to open a connection, in milliseconds.
     #[arg(long, env = "LATCHKEY_CONNECT_TIMEOUT_MS", default_value_t = 2000)]
     pub connect_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for DatabaseArgs {
+    /// Shows the URL with its password masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseArgs")
+            .field("database", &masked(&self.database))
+            .field("pool_size", &self.pool_size)
+            .field("pool_timeout_ms", &self.pool_timeout_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .finish()
+    }
+}
+
+/// A database URL fit for messages: the password in the user info
+/// (`postgres://user:***@host/db`) and in a `password=` query parameter is
+/// replaced by `***`.
+pub fn masked(url: &str) -> String {
+    let (before_query, query) = match url.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = before_query.find("://").map_or(0, |at| at + 3);
+    // The last `@` ends the user info, even when the password holds `@` or `/`.
+    let mut out = match before_query[authority_start..].rfind('@') {
+        Some(at) => {
+            let user_info = &before_query[authority_start..authority_start + at];
+            let user = user_info.split_once(':').map_or(user_info, |(user, _)| user);
+            let password = if user.len() < user_info.len() { ":***" } else { "" };
+            format!(
+                "{}{user}{password}{}",
+                &before_query[..authority_start],
+                &before_query[authority_start + at..]
+            )
+        }
+        None => before_query.to_string(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
 }
 
 /// The SQLite file a URL names: `sqlite://PATH`, `sqlite:PATH`, or a bare path.
@@ -49,14 +98,16 @@ impl DatabaseArgs {
             };
             let store = PostgresStore::connect(url, &settings)
                 .await
-                .context("opening the PostgreSQL database")?;
+                .with_context(|| format!("opening the PostgreSQL database {}", masked(url)))?;
             return Ok(Arc::new(store));
         }
         let Some(path) = sqlite_path(url) else {
-            bail!("--database {url:?} is not a database URL; use sqlite://PATH or postgres://…");
+            bail!(
+                "--database {} is not a database URL; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                masked(url)
+            );
         };
-        let store =
-            SqliteStore::open(&path).with_context(|| format!("opening the SQLite database {}", path.display()))?;
+        let store = SqliteStore::open(&path).with_context(|| format!("opening the SQLite database {}", masked(url)))?;
         Ok(Arc::new(store))
     }
 }
@@ -76,5 +127,58 @@ mod tests {
         assert_eq!(sqlite_path("k.db"), Some(PathBuf::from("k.db")));
         assert_eq!(sqlite_path("mysql://x"), None);
         assert_eq!(sqlite_path("sqlite://"), None);
+    }
+
+    #[test]
+    fn passwords_are_masked() {
+        let cases = [
+            (
+                "postgres://user:hunter2@db:5432/latchkey",
+                "postgres://user:***@db:5432/latchkey",
+            ),
+            (
+                "postgresql://u:p@ss/w@rd@db/k?sslmode=disable",
+                "postgresql://u:***@db/k?sslmode=disable",
+            ),
+            (
+                "postgres://db/k?user=u&password=hunter2",
+                "postgres://db/k?user=u&password=***",
+            ),
+            ("mysql://root:hunter2@db/k", "mysql://root:***@db/k"),
+            ("root:hunter2@db", "root:***@db"),
+            ("postgres://user@db/k", "postgres://user@db/k"),
+            ("sqlite://latchkey.db", "sqlite://latchkey.db"),
+        ];
+        for (url, expected) in cases {
+            assert_eq!(masked(url), expected);
+        }
+    }
+
+    #[test]
+    fn debug_masks_the_password() {
+        let args = DatabaseArgs {
+            database: "postgres://latchkey:hunter2@db/latchkey".to_string(),
+            pool_size: 16,
+            pool_timeout_ms: 2000,
+            connect_timeout_ms: 2000,
+        };
+        let debug = format!("{args:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("postgres://latchkey:***@db/latchkey"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn open_errors_mask_the_password() {
+        for url in ["mysql://root:hunter2@db/k", "postgres://root:hunter2@127.0.0.1:1/k"] {
+            let args = DatabaseArgs {
+                database: url.to_string(),
+                pool_size: 1,
+                pool_timeout_ms: 100,
+                connect_timeout_ms: 100,
+            };
+            let error = format!("{:#}", args.open().await.err().expect("the database cannot be opened"));
+            assert!(!error.contains("hunter2"), "{error}");
+            assert!(error.contains("root:***@"), "{error}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod database;
+mod progress;
 mod remote;
 mod serve;
 
@@ -79,7 +80,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // The message may quote a server's words: print them inert.
+            eprintln!("error: {}", remote::printable(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

@@ -6,6 +6,7 @@ mod common;
 use common::{cli, each_backend, each_server, psql, run_cli, unique, CliOutput, Server};
 use reqwest::Method;
 use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
 
 /// Runs a client command against `server` as `token`.
 fn remote(server: &Server, token: &str, args: &[&str]) -> CliOutput {
@@ -159,7 +160,8 @@ async fn tokens_commands_create_list_update_get_delete() {
         );
         assert_eq!(names(&inactive), ["second"]);
 
-        // --all follows every page into one result and tells stderr how far it got.
+        // --all follows every page into one result; stderr, not a terminal
+        // here, gets no progress bar.
         let mut args = vec![
             "tokens",
             "list",
@@ -183,7 +185,7 @@ async fn tokens_commands_create_list_update_get_delete() {
             ["first", "second", "tok 3", "tok 4", "tok 5", "tok 6", "tok 7"]
         );
         assert_eq!(all["count"], 7);
-        assert!(output.stderr.contains("fetched 7 of 7 tokens"), "{}", output.stderr);
+        assert_eq!(output.stderr, "", "no progress on a pipe");
         args.push("--output");
         args.push("table");
         let table = ok(&server, &args);
@@ -300,6 +302,66 @@ async fn apps_commands_and_errors() {
             "{}",
             refused.stderr
         );
+    })
+    .await;
+}
+
+/// Characters that would drive a terminal: clear the screen, retitle the
+/// window, ring the bell, return the cursor, C1's CSI, reverse the text.
+const TERMINAL_CONTROLS: [char; 7] = ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{7f}', '\u{202e}', '\u{2066}'];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_and_wide_names_are_listed_safely() {
+    each_server(|server| async move {
+        let app = server.api.create_application(&server.admin_token, "名前 🔑").await;
+        let hostile = "\u{1b}[2J\u{1b}]0;pwned\u{7}x\r\u{9b}31m\u{7f}\u{202e}gpj.exe\u{2066}";
+        let names = [
+            hostile,
+            "ascii name",
+            "日本語のトークン",
+            "🔑🔑 keys",
+            &"長い名前".repeat(20),
+        ];
+        for name in names {
+            let body = serde_json::json!({ "name": name });
+            server.api.create_token(&server.admin_token, &app, &body).await;
+        }
+
+        // A table: no character that drives the terminal, and every row as
+        // wide on screen as the next, CJK and emoji counted as two columns.
+        let listing = ok(&server, &["tokens", "list", "--app", &app]);
+        for control in TERMINAL_CONTROLS {
+            assert!(!listing.contains(control), "{control:?} in {listing:?}");
+        }
+        let lines: Vec<&str> = listing.lines().collect();
+        assert_eq!(lines.len(), 1 + names.len(), "{listing}");
+        let row = |needle: &str| *lines.iter().find(|line| line.contains(needle)).expect(needle);
+        assert!(row("pwned").contains("�[2J�]0;pwned�x�"), "{listing}");
+        assert!(row("長い名前").contains('…'), "the long name is cut: {listing}");
+        let created_at = |line: &str| line[..line.rfind("  ").unwrap() + 2].width();
+        let heading_created_at = lines[0][..lines[0].find("CREATED").unwrap()].width();
+        for line in &lines[1..] {
+            assert_eq!(line.width(), lines[1].width(), "{listing}");
+            assert_eq!(created_at(line), heading_created_at, "{listing}");
+        }
+
+        // One item, and an application, the same way.
+        let one = ok(&server, &["apps", "get", "--app", &app]);
+        assert!(one.contains("名前 🔑"), "{one}");
+        let all_apps = ok(&server, &["apps", "list"]);
+        for text in [&one, &all_apps] {
+            assert!(!text.contains(TERMINAL_CONTROLS), "{text:?}");
+        }
+
+        // JSON escapes them all, and still means the same name.
+        let json_text = ok(&server, &["tokens", "list", "--app", &app, "--output", "json"]);
+        assert!(!json_text.contains(TERMINAL_CONTROLS), "{json_text:?}");
+        let listed: Value = serde_json::from_str(&json_text).unwrap();
+        assert!(listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|token| token["name"] == hostile));
     })
     .await;
 }
@@ -454,19 +516,25 @@ async fn admin_seed_inserts_every_token_once() {
     each_backend(|backend| async move {
         let server = Server::start(&backend);
         let app = server.api.create_application(&server.admin_token, "seeded").await;
-        // More than two batches, minted on several threads.
-        run_cli(&[
-            "admin",
-            "seed",
-            "--database",
-            &backend.url,
-            "--app",
-            &app,
-            "--count",
-            "25000",
-            "--prefix",
-            "s",
-        ]);
+        // More than two batches, minted on several threads; stderr, not a
+        // terminal here, gets no progress bar.
+        let seeded = cli(
+            &[
+                "admin",
+                "seed",
+                "--database",
+                &backend.url,
+                "--app",
+                &app,
+                "--count",
+                "25000",
+                "--prefix",
+                "s",
+            ],
+            &[],
+        );
+        assert!(seeded.success, "{}", seeded.stderr);
+        assert_eq!(seeded.stderr, "", "no progress on a pipe");
         let listing = |query: &str| {
             let (api, admin) = (server.api.clone(), server.admin_token.clone());
             let target = format!("/applications/{app}/tokens?{query}");

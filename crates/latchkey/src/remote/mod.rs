@@ -14,6 +14,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use table::{print_rows, Row};
 
+pub use table::printable;
+
 pub use apps::AppsCommand;
 pub use tokens::TokensCommand;
 
@@ -26,7 +28,7 @@ pub enum Output {
 }
 
 /// Where the API is and who calls it (global to the client commands).
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub struct Remote {
     /// Base URL of the API.
     #[arg(long, global = true, env = "LATCHKEY_URL", default_value = "http://127.0.0.1:8080")]
@@ -37,6 +39,17 @@ pub struct Remote {
     /// Output format.
     #[arg(long, global = true, value_enum, default_value = "table")]
     output: Output,
+}
+
+impl std::fmt::Debug for Remote {
+    /// Never prints the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "***"))
+            .field("output", &self.output)
+            .finish()
+    }
 }
 
 impl Remote {
@@ -118,27 +131,56 @@ fn deleted(success: &latchkey_client::Success, done: &str, output: Output) -> an
     }
 }
 
+/// Prints `value` as JSON that cannot drive the terminal: serde_json escapes
+/// the C0 controls in strings; DEL, the C1 controls and the bidirectional
+/// overrides it leaves raw, so they are escaped here too. They can only occur
+/// inside strings, where `\uXXXX` means the same character.
 fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    let text = serde_json::to_string_pretty(value)?;
+    let mut inert = String::with_capacity(text.len());
+    for c in text.chars() {
+        if table::is_unsafe(c) && c > '\u{1f}' {
+            inert.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            inert.push(c);
+        }
+    }
+    writeln!(std::io::stdout().lock(), "{inert}")?;
     Ok(())
 }
 
-/// Every page merged into one, telling stderr how far it got when there is
-/// more than one page.
+/// Every page merged into one, with a progress bar on a terminal's stderr
+/// once there is more than one page.
 async fn fetch_all<P: Listing + DeserializeOwned>(pager: Pager<'_, P>, noun: &str) -> anyhow::Result<Option<P>> {
-    let mut reported = false;
+    let mut bar = None;
     let combined = pager
         .combined(|fetched, total| {
-            if fetched < total || reported {
-                eprint!("\rfetched {fetched} of {total} {noun}");
-                reported = true;
+            if fetched < total || bar.is_some() {
+                let bar = bar.get_or_insert_with(|| crate::progress::bar(total, "fetching", noun));
+                bar.set_length(total);
+                bar.set_position(fetched);
             }
         })
         .await?;
-    if reported {
-        eprintln!();
+    if let Some(bar) = bar {
+        bar.finish();
     }
     Ok(combined)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let remote = Remote {
+            url: "http://127.0.0.1:8080".to_string(),
+            token: Some("eyJsecret.token.value".to_string()),
+            output: Output::Table,
+        };
+        let debug = format!("{remote:?}");
+        assert!(!debug.contains("eyJsecret"), "{debug}");
+        assert!(debug.contains("***"), "{debug}");
+    }
 }

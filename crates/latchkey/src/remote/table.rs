@@ -1,6 +1,7 @@
 //! Aligned columns that fit the terminal.
 
 use chrono::{DateTime, Utc};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A column: its heading, and whether it may shrink to fit.
 pub struct Column {
@@ -34,13 +35,48 @@ fn terminal_width() -> usize {
         .unwrap_or(120)
 }
 
+/// What replaces a character that could drive the terminal.
+const REPLACEMENT: char = '\u{fffd}';
+
+/// Whether `c` could move the cursor, clear or retitle the terminal, or
+/// reorder the text around it: C0 and C1 controls, DEL, and the bidirectional
+/// overrides and isolates.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A server's text made safe to print: every [`is_unsafe`] character becomes
+/// `�`, so a name holding `ESC [ 2 J` shows up instead of clearing the screen.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if is_unsafe(c) { REPLACEMENT } else { c })
+        .collect()
+}
+
+/// `text` cut to at most `width` terminal columns, ending in `…` when cut.
+/// Columns, not characters: a CJK character or an emoji takes two.
 fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
+    if text.width() <= width {
         return text.to_string();
     }
-    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    let mut cut = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let c_width = c.width().unwrap_or(0);
+        if used + c_width + 1 > width {
+            break;
+        }
+        cut.push(c);
+        used += c_width;
+    }
     cut.push('…');
     cut
+}
+
+/// `text` followed by spaces up to `width` columns.
+fn pad(text: &str, width: usize) -> String {
+    format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
 /// Something shown as one row of a table.
@@ -49,9 +85,12 @@ pub trait Row {
     fn cells(&self) -> Vec<String>;
 }
 
-/// Prints `items` as a table that fits the terminal.
+/// Prints `items` as a table that fits the terminal, every cell [`printable`].
 pub fn print_rows<T: Row>(items: &[T]) {
-    let rows: Vec<Vec<String>> = items.iter().map(Row::cells).collect();
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|item| item.cells().iter().map(|cell| printable(cell)).collect())
+        .collect();
     print!("{}", render(T::COLUMNS, &rows));
 }
 
@@ -66,7 +105,7 @@ fn render_to_width(columns: &[Column], rows: &[Vec<String>], width: usize) -> St
         .enumerate()
         .map(|(index, column)| {
             rows.iter()
-                .map(|row| row[index].chars().count())
+                .map(|row| row[index].width())
                 .chain([column.heading.len()])
                 .max()
                 .unwrap_or(0)
@@ -96,7 +135,7 @@ fn render_to_width(columns: &[Column], rows: &[Vec<String>], width: usize) -> St
         let padded: Vec<String> = cells
             .iter()
             .zip(&widths)
-            .map(|(cell, width)| format!("{:<width$}", truncate(cell, *width)))
+            .map(|(cell, width)| pad(&truncate(cell, *width), *width))
             .collect();
         padded.join("  ").trim_end().to_string()
     };
@@ -136,5 +175,26 @@ mod tests {
         assert_eq!(text, "ID   NAME\nabc  a very lo…\n");
         let wide = render_to_width(&columns, &rows, 80);
         assert!(wide.contains("a very long name indeed"));
+    }
+
+    #[test]
+    fn control_characters_are_replaced() {
+        assert_eq!(printable("\u{1b}[2J\u{1b}]0;pwned\u{7}x\r"), "�[2J�]0;pwned�x�");
+        assert_eq!(printable("\u{9b}31m\u{7f}\t\n"), "�31m���");
+        assert_eq!(printable("abc\u{202e}fdp.exe\u{2066}"), "abc�fdp.exe�");
+        assert_eq!(printable("名前 🔑 é"), "名前 🔑 é");
+    }
+
+    #[test]
+    fn columns_are_measured_in_terminal_columns() {
+        let columns = [Column::fixed("NAME"), Column::flexible("NOTE"), Column::fixed("END")];
+        let rows: Vec<Vec<String>> = [["名前", "🔑🔑🔑"], ["ascii", "x"], ["é", "日本語のとても長い説明文"]]
+            .iter()
+            .map(|[name, note]| vec![name.to_string(), note.to_string(), "end".to_string()])
+            .collect();
+        let text = render_to_width(&columns, &rows, 20);
+        let widths: Vec<usize> = text.lines().map(UnicodeWidthStr::width).collect();
+        assert_eq!(widths, [20, 20, 20, 20], "{text}");
+        assert!(text.contains("日本語…"), "{text}");
     }
 }

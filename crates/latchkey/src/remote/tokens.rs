@@ -176,7 +176,10 @@ impl TokensCommand {
                 show(&token, output)?;
                 if output == Output::Table {
                     let secret = token.token.as_deref().context("the server sent no secret")?;
-                    println!("\nThe token's secret follows. It will not be shown again; store it now:\n{secret}");
+                    println!(
+                        "\nThe token's secret follows. It will not be shown again; store it now:\n{}",
+                        super::printable(secret)
+                    );
                 }
             }
             TokensAction::Get { app, id } => {
