@@ -1,18 +1,15 @@
 //! Follows the authentication change log ([`latchkey_store::changes`]): a few
-//! times a second, reads what every instance changed since the last read and
-//! evicts it from the authentication cache. A complete read vouches for
-//! everything left in the cache, so tokens in steady use are re-read from the
-//! database once every `max_age` instead of once every `ttl`, while a change
-//! made through another instance still arrives within about `ttl`.
-//!
-//! When the log cannot be read, nothing is vouched for, and the cache falls
-//! back to re-reading each answer after `ttl`.
+//! times a second, reads what every instance changed since the last read,
+//! has the authentication cache forget it, and reports each complete read,
+//! which vouches for everything left in the cache (the rules live in
+//! [`crate::auth::AuthCache`]). When the log cannot be read, nothing is
+//! vouched for.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use latchkey_store::changes::{AUTH_CHANGES_PER_READ, AUTH_CHANGE_RETENTION};
 use latchkey_store::StoreResult;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::state::AppState;
 
@@ -37,14 +34,11 @@ async fn follow(state: AppState, interval: Duration) {
         }
         match read_to_end(&state, cursor).await {
             Ok((next, started)) => {
-                if cursor.is_none() {
-                    // Anything cached before this start may predate a change
-                    // the log will never show this reader.
-                    state.auth.clear();
-                }
+                // Without a cursor, anything cached may predate a change the
+                // log will never show this reader.
+                state.auth.change_log_read(started, cursor.is_none());
                 cursor = Some(next);
                 last_read = Instant::now();
-                state.auth.change_log_read(started);
                 if std::mem::take(&mut failing) {
                     tracing::info!("reading the authentication change log again");
                 }

@@ -28,13 +28,14 @@ pub struct ServeArgs {
     #[command(flatten)]
     database: DatabaseArgs,
     /// How long a token's authentication is trusted before it is re-read, in
-    /// milliseconds, unless the change log vouches for it; bounds how long a
-    /// revocation made by another instance on the same database goes unseen.
-    #[arg(long, env = "LATCHKEY_AUTH_CACHE_TTL_MS", default_value_t = 500)]
+    /// milliseconds, unless the change log vouches for it; none is used past
+    /// twice this without a successful read, so a revocation made by another
+    /// instance on the same database is seen within twice this.
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_TTL_MS", default_value_t = millis(Lifetimes::DEFAULT.ttl))]
     auth_cache_ttl_ms: u64,
     /// How long (milliseconds) a token's authentication may be used, while
     /// the change log is read in time, before it is re-read anyway.
-    #[arg(long, env = "LATCHKEY_AUTH_CACHE_MAX_AGE_MS", default_value_t = 60_000)]
+    #[arg(long, env = "LATCHKEY_AUTH_CACHE_MAX_AGE_MS", default_value_t = millis(Lifetimes::DEFAULT.max_age))]
     auth_cache_max_age_ms: u64,
     /// How often (milliseconds) the log of changes made by every instance is
     /// read, to evict what changed; 0 never reads it, and then every
@@ -44,9 +45,11 @@ pub struct ServeArgs {
     /// How many tokens' authentications are cached.
     #[arg(long, env = "LATCHKEY_AUTH_CACHE_CAPACITY", default_value_t = 100_000)]
     auth_cache_capacity: usize,
-    /// While the database cannot be reached, how long (milliseconds) a token
-    /// authenticated before keeps working from the cache.
-    #[arg(long, env = "LATCHKEY_AUTH_STALE_IF_ERROR_MS", default_value_t = 30_000)]
+    /// Opt-in: while the database cannot be reached, how long (milliseconds)
+    /// after it was last confirmed a token's cached authentication keeps
+    /// working. A token revoked through another instance meanwhile is
+    /// accepted here for that long. 0, the default, answers 503 instead.
+    #[arg(long, env = "LATCHKEY_AUTH_STALE_IF_ERROR_MS", default_value_t = millis(Lifetimes::DEFAULT.stale_if_error))]
     auth_stale_if_error_ms: u64,
     /// Requests per second one token may make before getting 429 (with an
     /// equal burst); 0, the default, is unlimited.
@@ -55,6 +58,11 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+}
+
+/// A default duration as the milliseconds a flag takes.
+const fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
 }
 
 fn init_logging(format: LogFormat) {
