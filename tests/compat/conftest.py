@@ -59,6 +59,7 @@ ERROR_TYPES = {
     404: "NotFound",
     405: "MethodNotAllowed",
     413: "PayloadTooLarge",
+    429: "TooManyRequests",
 }
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -218,9 +219,9 @@ def child_env(extra=None):
 
 
 class Server:
-    """One `latchkey serve`: on the SQLite file `latchkey.db` in `workdir`, or on `db_url`."""
+    """One `latchkey serve [args]`: on the SQLite file `latchkey.db` in `workdir`, or on `db_url`."""
 
-    def __init__(self, binary, workdir, env=None, fresh=True, db_url=None):
+    def __init__(self, binary, workdir, env=None, fresh=True, db_url=None, args=()):
         """fresh: True, the database is new, so the server must print its admin token;
         False, it is not, so the server prints none (the test checks that);
         None, unknown (a shared database): when it prints none, one is minted."""
@@ -239,7 +240,7 @@ class Server:
         self.admin_token = None
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0", "--database", self.db_url],
+            [binary, "serve", "--listen", "127.0.0.1:0", "--database", self.db_url, *args],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -368,6 +369,19 @@ class Server:
         resp = requests.request(method, self.url + path, headers=h, **kwargs)
         assert resp.status_code < 500, "%s %s -> %d %s" % (method, path, resp.status_code, resp.text[:300])
         return resp
+
+
+# A log line at WARN or ERROR, in the text format or the JSON one.
+LOUD_LOG_LINE = re.compile(r'^\S+\s+(WARN|ERROR)\s|"level":\s*"(WARN|ERROR)"')
+
+
+def assert_clean_exit(srv):
+    """After `srv.stop()`: SIGTERM ended the server with status 0, and it never
+    logged at WARN or ERROR."""
+    assert srv.proc.returncode == 0, "latchkey exited with %s after SIGTERM:\n%s" % (srv.proc.returncode, srv.log())
+    with srv._cond:
+        loud = [line for line in srv.lines if LOUD_LOG_LINE.search(line)]
+    assert not loud, "latchkey logged warnings or errors:\n" + "\n".join(loud[-20:])
 
 
 def raw_error(resp, status):
@@ -513,9 +527,7 @@ def server(backend, latchkey_bin):
         yield srv
     finally:
         srv.stop()
-        # SIGTERM must end it cleanly, not by a crash.
-        if srv.proc.returncode not in (0, -signal.SIGTERM):
-            sys.stderr.write("latchkey exited with %s\n%s\n" % (srv.proc.returncode, srv.log()))
+        assert_clean_exit(srv)
 
 
 @pytest.fixture(autouse=True)
