@@ -501,6 +501,11 @@ async fn json_logs_carry_request_ids_and_never_a_token() {
 // ---------------------------------------------------------------------------
 // SIGTERM
 
+/// Whether a line of the text log is at WARN or ERROR: `<time> <LEVEL> <target>: …`.
+fn is_warning_or_error(line: &str) -> bool {
+    matches!(line.split_whitespace().nth(1), Some("WARN" | "ERROR"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
     each_backend(|backend| async move {
@@ -551,6 +556,9 @@ async fn sigterm_lets_the_request_in_flight_finish_then_exits_0() {
 
         let status = server.wait_for_exit(WAIT_LIMIT);
         assert_eq!(status.code(), Some(0), "{status:?}; log:\n{}", server.log());
+        let log = server.log();
+        let loud: Vec<&str> = log.lines().filter(|line| is_warning_or_error(line)).collect();
+        assert!(loud.is_empty(), "a clean shutdown logged warnings or errors:\n{}", loud.join("\n"));
 
         // And what it answered was done: the token is there after a restart.
         let restarted = Server::start(&backend);
