@@ -176,38 +176,3 @@ mod query_properties {
         }
     }
 }
-
-/// Properties of query-string splitting: what a client encodes comes back
-/// as it was, and no query string at all makes the listings panic.
-#[cfg(test)]
-mod query_properties {
-    use super::query_pairs;
-    use latchkey_core::list::{APPLICATION_LISTING, TOKEN_LISTING};
-    use proptest::prelude::*;
-
-    /// Keys and values with what encoding must carry: `&`, `=`, `+`, `%`,
-    /// spaces, multi-byte characters; then anything.
-    fn a_part() -> impl Strategy<Value = String> {
-        prop_oneof![3 => "[a-zA-Z0-9&=+% #Σé*_]{0,12}", 1 => any::<String>()]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(1000))]
-
-        #[test]
-        fn encoded_pairs_come_back_as_they_were(pairs in prop::collection::vec((a_part(), a_part()), 0..6)) {
-            let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(&pairs).finish();
-            prop_assert_eq!(query_pairs(&Some(encoded)), pairs);
-        }
-
-        #[test]
-        fn any_query_string_parses_without_a_panic(query in any::<String>(), listing_pairs in "([a-zA-Z%0-9]{0,12}=[a-zA-Z%0-9*]{0,12}&?){0,6}") {
-            for query in [query, listing_pairs] {
-                let pairs = query_pairs(&Some(query));
-                let pairs = || pairs.iter().map(|(key, value)| (key.as_str(), value.as_str()));
-                let _ = TOKEN_LISTING.parse(pairs());
-                let _ = APPLICATION_LISTING.parse(pairs());
-            }
-        }
-    }
-}
