@@ -16,21 +16,27 @@ pub const MAX_DESCRIPTION_CHARS: usize = 32767;
 /// longest is 38 characters), too little for a JWT or most API keys.
 pub const MAX_SHOWN_CHARS: usize = 40;
 
-/// A client's value as an error message may show it. A short identifier
-/// (ASCII letters, digits and `._-*:/@+`) is quoted; anything else, such as a
-/// token pasted into the wrong field, is described by its length only, so it
-/// never comes back in an error body or the logs that keep them.
-pub fn shown(value: &str) -> String {
+/// Whether a client's value may be repeated in an error or a log: a short
+/// identifier (1 to [`MAX_SHOWN_CHARS`] ASCII letters, digits and `._-*:/@+`)
+/// that does not start like a JWT. Anything else may be a credential pasted
+/// into the wrong place.
+pub fn is_showable(value: &str) -> bool {
     let identifier_like = value
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || "._-*:/@+".contains(c));
     // Every JWT starts with the base64url of `{"`.
     let jwt_like = value.starts_with("eyJ");
-    let length = value.chars().count();
-    if identifier_like && !jwt_like && (1..=MAX_SHOWN_CHARS).contains(&length) {
+    identifier_like && !jwt_like && (1..=MAX_SHOWN_CHARS).contains(&value.len())
+}
+
+/// A client's value as an error message shows it: quoted when
+/// [`is_showable`], else described by its length only, so it never comes
+/// back in an error body or the logs that keep them.
+pub fn shown(value: &str) -> String {
+    if is_showable(value) {
         format!("\"{value}\"")
     } else {
-        format!("(a value of {length} characters, not shown)")
+        format!("(a value of {} characters, not shown)", value.chars().count())
     }
 }
 

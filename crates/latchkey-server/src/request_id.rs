@@ -5,6 +5,7 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
+use latchkey_core::validate::is_showable;
 use tower_http::request_id::{MakeRequestId, RequestId};
 use tracing::Span;
 
@@ -50,9 +51,23 @@ pub fn drop_unusable_client_id(mut request: Request) -> Request {
     request
 }
 
+/// The path as logged: a segment that is not [`is_showable`] (a token pasted
+/// as an id, say) is replaced by its length.
+fn logged_path(path: &str) -> String {
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|segment| match segment.is_empty() || is_showable(segment) {
+            true => segment.to_string(),
+            false => format!("({} bytes)", segment.len()),
+        })
+        .collect();
+    segments.join("/")
+}
+
 /// The span every log line of a request is in. Info level, so that warnings
 /// and errors carry the request id at the default log level. The path is
-/// logged without its query string.
+/// logged without its query string, and without any segment that may be a
+/// credential.
 pub fn request_span(request: &Request) -> Span {
     let id = request
         .headers()
@@ -63,7 +78,7 @@ pub fn request_span(request: &Request) -> Span {
         "request",
         request_id = id,
         method = %request.method(),
-        path = request.uri().path(),
+        path = logged_path(request.uri().path()),
     )
 }
 
