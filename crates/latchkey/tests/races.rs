@@ -6,13 +6,9 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::{each_server, token_path, tokens_path, Api, IssuedToken};
 use latchkey_core::token::digest;
-use latchkey_store::Store;
-use latchkey_store_postgres::{PoolSettings, PostgresStore};
-use latchkey_store_sqlite::SqliteStore;
 use serde_json::json;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -87,24 +83,6 @@ async fn a_narrow_token_cannot_undo_a_concurrent_deactivation() {
     .await;
 }
 
-async fn open_store(backend_url: &str) -> Arc<dyn Store> {
-    match backend_url.strip_prefix("sqlite://") {
-        Some(path) => Arc::new(SqliteStore::open(path.as_ref()).expect("the test's SQLite file opens")),
-        None => {
-            let settings = PoolSettings {
-                max_size: 2,
-                wait_timeout: Duration::from_secs(10),
-                connect_timeout: Duration::from_secs(10),
-            };
-            Arc::new(
-                PostgresStore::connect(backend_url, &settings)
-                    .await
-                    .expect("the test's PostgreSQL database opens"),
-            )
-        }
-    }
-}
-
 const CREATES: usize = 16;
 
 /// Creates racing the deletion of their application: each either fails
@@ -115,7 +93,7 @@ async fn no_token_outlives_an_application_deleted_while_it_was_created() {
     each_server(|server| async move {
         let api = &server.api;
         let admin = &server.admin_token;
-        let store = open_store(&server.database_url).await;
+        let store = common::open_store(&server.database_url).await;
         let mut created = Vec::new();
         for round in 0..ROUNDS / 2 {
             let app = api

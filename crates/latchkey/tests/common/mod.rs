@@ -161,6 +161,38 @@ pub fn postgres_required() -> bool {
     std::env::var(REQUIRE_POSTGRES_VAR).is_ok_and(|required| required.trim() == "1")
 }
 
+/// The store a database URL of [`Backend::url`] names, opened directly (as
+/// `latchkey admin` does), beside any server running on it.
+pub async fn open_store(database_url: &str) -> Arc<dyn latchkey_store::Store> {
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            Arc::new(latchkey_store_sqlite::SqliteStore::open(path.as_ref()).expect("the test's SQLite file opens"))
+        }
+        None => {
+            let settings = latchkey_store_postgres::PoolSettings {
+                max_size: 2,
+                wait_timeout: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(10),
+            };
+            Arc::new(
+                latchkey_store_postgres::PostgresStore::connect(database_url, &settings)
+                    .await
+                    .expect("the test's PostgreSQL database opens"),
+            )
+        }
+    }
+}
+
+/// Runs SQL statements on the database a URL of [`Backend::url`] names.
+pub fn execute_sql(database_url: &str, sql: &str) {
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) => rusqlite::Connection::open(path)
+            .and_then(|conn| conn.execute_batch(sql))
+            .unwrap_or_else(|error| panic!("{sql:?} on SQLite: {error}")),
+        None => psql(database_url, sql).unwrap_or_else(|error| panic!("{sql:?} on PostgreSQL: {error}")),
+    }
+}
+
 /// A database of one test's own on a PostgreSQL server, dropped on drop.
 struct FreshPostgres {
     /// The URL given in [`POSTGRES_URL_VAR`]: how to reach the server.

@@ -1,0 +1,137 @@
+//! The authentication change log, on every backend through the `Store`
+//! trait: each write that can change an authentication logs what it
+//! changed, in commit order; a write that changes nothing logs nothing; and
+//! entries are pruned by the database's clock, never an instance's.
+
+mod common;
+
+use common::{each_backend, execute_sql, open_store, unique};
+use latchkey_core::model::{
+    AppOwnerType, Application, Creator, CreatorType, Organization, Status, TokenOwnerType, TokenRecord,
+};
+use latchkey_core::scope::TargetOwner;
+use latchkey_core::time::{now_millis, Millis};
+use latchkey_core::token::{generate_key, NewToken, Signer};
+use latchkey_core::validate::TokenPatch;
+use latchkey_core::Id;
+use latchkey_store::{AuthChange, StoreError, TokenUpdate, Updater};
+
+fn application(owner: Id, now: Millis) -> Application {
+    Application {
+        id: Id::generate(now / 1000),
+        name: "logged".into(),
+        description: String::new(),
+        owner_type: AppOwnerType::User,
+        owner_id: owner,
+        creation_date: now,
+        last_updated: now,
+    }
+}
+
+fn token(signer: &Signer, app: &Application, now: Millis) -> TokenRecord {
+    let new = NewToken {
+        owner_type: TokenOwnerType::Application,
+        owner_id: app.id,
+        creator: Creator {
+            kind: CreatorType::User,
+            id: app.owner_id,
+            name: "admin".into(),
+        },
+        name: "t".into(),
+        description: String::new(),
+        scope: vec!["all.Application".into()],
+        status: Status::Active,
+        expiration_date: None,
+    };
+    signer.issue(new, now).0
+}
+
+fn organization(name: &str, member: Id, now: Millis) -> Organization {
+    Organization {
+        id: Id::generate(now / 1000),
+        name: unique(name),
+        members: vec![member],
+    }
+}
+
+#[tokio::test]
+async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
+    each_backend(|backend| async move {
+        let store = open_store(&backend.url).await;
+        let now = now_millis();
+        let signer = Signer::new(&generate_key(now));
+        let (user, _) = store.user_or_create(&unique("alice"), now).await.unwrap();
+        let app = application(user.id, now);
+        store.create_application(&app).await.unwrap();
+        let (patched, deleted) = (token(&signer, &app, now), token(&signer, &app, now));
+        store.insert_tokens(&[patched.clone(), deleted.clone()]).await.unwrap();
+
+        let start = store.auth_changes(None).await.unwrap();
+        assert!(start.changes.is_empty());
+        let deactivate = TokenPatch {
+            status: Some(Status::Inactive),
+            ..TokenPatch::default()
+        };
+        let admin = Updater {
+            scope: vec!["all.User".into()],
+            owner: TargetOwner::User,
+        };
+        let updated = store.update_token(app.id, patched.id, &deactivate, &admin, now).await.unwrap();
+        assert!(matches!(updated, TokenUpdate::Updated(ref token) if token.status == Status::Inactive));
+        store.delete_token(app.id, deleted.id).await.unwrap().unwrap();
+        store.create_organization(&organization("acme", user.id, now), now).await.unwrap();
+        assert!(store.delete_application(app.id).await.unwrap());
+        // Writes that change nothing log nothing.
+        assert!(!store.delete_application(app.id).await.unwrap());
+        assert!(store.delete_token(app.id, deleted.id).await.unwrap().is_none());
+        let gone = store.update_token(app.id, patched.id, &deactivate, &admin, now).await.unwrap();
+        assert_eq!(gone, TokenUpdate::NotFound);
+        let late = token(&signer, &app, now);
+        assert!(matches!(store.insert_tokens(&[late]).await, Err(StoreError::ApplicationMissing)));
+
+        let read = store.auth_changes(Some(start.cursor)).await.unwrap();
+        assert_eq!(
+            read.changes,
+            [
+                AuthChange::Token(patched.digest),
+                AuthChange::Token(deleted.digest),
+                AuthChange::User(user.id),
+                AuthChange::Application(app.id),
+            ]
+        );
+        assert!(read.cursor > start.cursor);
+        assert_eq!(store.auth_changes(Some(read.cursor)).await.unwrap().changes, []);
+        assert_eq!(store.auth_changes(None).await.unwrap().cursor, read.cursor);
+
+        // Stamped by the database's clock: an entry 11 minutes old by that
+        // clock goes with the next write; one 9 minutes old stays.
+        let minutes_ago = |minutes: i64| {
+            let subject = user.id.to_string();
+            match backend.url.starts_with("sqlite") {
+                true => format!(
+                    "INSERT INTO auth_changes (kind, subject, changed_at) VALUES \
+                     ('user', CAST('{subject}' AS BLOB), CAST(unixepoch('subsec') * 1000 AS INTEGER) - {minutes} * 60000)"
+                ),
+                false => format!(
+                    "INSERT INTO auth_changes (kind, subject, changed_at) VALUES \
+                     ('user', convert_to('{subject}', 'UTF8'), (extract(epoch from clock_timestamp()) * 1000)::bigint - {minutes} * 60000)"
+                ),
+            }
+        };
+        execute_sql(&backend.url, &minutes_ago(11));
+        execute_sql(&backend.url, &minutes_ago(9));
+        let old = store.auth_changes(Some(read.cursor)).await.unwrap();
+        assert_eq!(old.changes, [AuthChange::User(user.id), AuthChange::User(user.id)]);
+        store.create_organization(&organization("other", user.id, now), now).await.unwrap();
+        let after = store.auth_changes(Some(read.cursor)).await.unwrap();
+        assert_eq!(
+            after.changes,
+            [AuthChange::User(user.id), AuthChange::User(user.id)],
+            "the 11-minute-old entry is pruned, the 9-minute-old one and the new one are left"
+        );
+        assert!(after.cursor > old.cursor, "numbers are never reused");
+        // Held to the end: the SQLite file's directory goes with it.
+        drop(backend);
+    })
+    .await;
+}
