@@ -101,6 +101,29 @@ def test_expiration_just_past_is_refused(admin, app):
     assert_message_names(err, "expirationDate")
 
 
+def test_a_token_pasted_in_the_wrong_place_is_not_echoed(admin, app, mint):
+    secret = mint(app["id"])["token"]
+    signature = secret.split(".")[2]
+    tokens = admin.application_api_tokens
+
+    def post(body):
+        return lambda: tokens.post(applicationId=app["id"], apiToken=body)
+
+    calls = [
+        (post({"name": "x", "scope": [secret]}), "scope"),
+        (post({"name": "x", secret: 1}), "property"),
+        (lambda: admin.applications.post(application={"name": "x", "orgId": secret}), "orgId"),
+        (lambda: tokens.get(applicationId=app["id"], sortField=secret), "sortField"),
+        (lambda: tokens.get(applicationId=secret), "applicationId"),
+    ]
+    for call, field in calls:
+        err = expect_error(400, call)
+        assert_message_names(err, field)
+        assert signature not in json.dumps(err), err
+    err = expect_error(400, calls[0][0])
+    assert "(a value of %d characters, not shown)" % len(secret) in err["message"], err
+
+
 @pytest.mark.parametrize("body", [[{"name": "x"}], "name", 5, None, True])
 def test_post_body_not_an_object_via_client(admin, app, body):
     # None: the official client then sends no body at all
