@@ -178,7 +178,7 @@ impl AuthCache {
         // On an error the guard drops unfilled and a waiting request reads.
         let verdict = read(Read::FirstSight).await?;
         self.unless_evicted_since(mark, || {
-            // Fails only when an eviction removed the placeholder: skipped then.
+            // Fails only when the placeholder is gone already: nothing to fill.
             let _ = guard.insert(Cached::new(read_at, verdict.clone()));
         });
         Ok(Answer { verdict, read: true })
