@@ -12,7 +12,11 @@
 #                                        use that server instead of starting one
 #                                        (the Rust tests create and drop a database
 #                                        per test on it; the compatibility suite
-#                                        uses DB itself)
+#                                        uses DB itself); with it, set
+#                                        LATCHKEY_TEST_PG_STOP and _START to shell
+#                                        commands that stop and start that server
+#                                        (the outage test needs them, and fails
+#                                        without them)
 # Whenever PostgreSQL runs, LATCHKEY_TEST_REQUIRE_POSTGRES=1 is exported: both
 # suites then fail, rather than quietly run on SQLite alone, when
 # LATCHKEY_TEST_POSTGRES_URL is unset or its server cannot be reached.
