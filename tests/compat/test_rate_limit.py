@@ -7,7 +7,7 @@ import requests
 
 from conftest import HTTP_TIMEOUT, Server, assert_clean_exit, expect_error, raw_error
 
-LIMIT = 3  # requests per second per token, with an equal burst
+LIMIT = 2  # requests per second per token, with an equal burst; one more every 500 ms
 
 
 def test_a_configured_limit_answers_429_with_retry_after(backend, latchkey_bin, tmp_path):
