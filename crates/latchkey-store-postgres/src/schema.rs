@@ -2,6 +2,7 @@
 //! may start at once on one database: a transaction-scoped advisory lock lets
 //! one migrate while the others wait, then find nothing left to do.
 
+use latchkey_store::sql::FOLD_FINAL_SIGMA;
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
 
@@ -100,6 +101,7 @@ CREATE TABLE auth_changes (
 );
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
+    FOLD_FINAL_SIGMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

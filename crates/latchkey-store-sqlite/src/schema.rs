@@ -1,5 +1,6 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
+use latchkey_store::sql::FOLD_FINAL_SIGMA;
 use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -91,6 +92,7 @@ CREATE TABLE auth_changes (
 );
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
+    FOLD_FINAL_SIGMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,4 +121,38 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.pragma_update(None, "user_version", SUPPORTED_VERSION)
         .map_err(database)?;
     tx.commit().map_err(database)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before names were folded a character at a time keeps
+    /// a word-final `ς`; the migration makes it `σ`, as globs fold it.
+    #[test]
+    fn migrating_refolds_names_stored_with_a_final_sigma() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before = MIGRATIONS.iter().position(|m| *m == FOLD_FINAL_SIGMA).unwrap();
+        for migration in &MIGRATIONS[..before] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64).unwrap();
+        conn.execute_batch(
+            "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
+             VALUES ('a', 'user', 'u', 'ΟΔΟΣ', 'οδος', '', 0, 0);
+             INSERT INTO tokens (id, owner_type, owner_id, creator_type, creator_id, creator_name, name, name_lower,
+                 description, scope, status, created_at, updated_at, expires_at, digest)
+             VALUES ('t', 'application', 'a', 'user', 'u', 'admin', 'ΟΔΟΣ ΟΔΟΣ', 'οδος οδος', '', '', 'active', 0, 0, 0, x'00');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let names: (String, String) = conn
+            .query_row(
+                "SELECT applications.name_lower, tokens.name_lower FROM applications, tokens",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(names, ("οδοσ".to_string(), "οδοσ οδοσ".to_string()));
+    }
 }

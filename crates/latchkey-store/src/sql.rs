@@ -24,6 +24,14 @@ pub fn credential_select(placeholder: fn(usize) -> String) -> String {
     )
 }
 
+/// A migration both backends run: names were once folded with
+/// `str::to_lowercase`, which writes a word-final sigma as `ς`; a glob is
+/// folded a character at a time (`ς` as `σ`), so stored names must match.
+pub const FOLD_FINAL_SIGMA: &str = "
+UPDATE tokens SET name_lower = replace(name_lower, 'ς', 'σ') WHERE name_lower LIKE '%ς%';
+UPDATE applications SET name_lower = replace(name_lower, 'ς', 'σ') WHERE name_lower LIKE '%ς%';
+";
+
 /// The application columns every query reads, in this order.
 pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
 
