@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Latchkey: the Rust unit and integration tests, then the
 # compatibility suite that drives the built server through Losant's official
-# Python client; each test once on SQLite and once on PostgreSQL. Installs
-# what the tests need (a Python venv) on first use.
+# Python client; each test once on SQLite and once on PostgreSQL; then
+# schemathesis against the server's OpenAPI document. Installs what the tests
+# need (Python venvs) on first use.
 #
 # PostgreSQL: a throwaway server from the machine's own binaries
 # (scripts/pg.sh: as a non-root user, on a free port of 127.0.0.1, in a
@@ -60,6 +61,20 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
 LATCHKEY_BIN="$PWD/target/debug/latchkey" "$venv/bin/python" -m pytest tests/compat -q ||
     failed+=("compatibility suite")
+
+# --- OpenAPI: schemathesis against a live server ------------------------------
+# tests/openapi/run.py starts its own server (a free loopback port, a fresh
+# SQLite database), fuzzes every operation of GET /openapi.json with every
+# check on, and stops it; its own venv, as schemathesis pins its own versions.
+# Bounded: about a minute; the run gives up after 4 minutes, this after 5.
+step "OpenAPI document: schemathesis against a live server (SQLite)"
+openapi_venv="target/openapi-venv"
+if [ ! -x "$openapi_venv/bin/python" ]; then
+    python3 -m venv "$openapi_venv"
+fi
+"$openapi_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/openapi/requirements.txt
+LATCHKEY_BIN="$PWD/target/debug/latchkey" timeout 300 "$openapi_venv/bin/python" tests/openapi/run.py ||
+    failed+=("OpenAPI schemathesis run")
 
 if [ "${#failed[@]}" -gt 0 ]; then
     step "FAILED: $(printf '%s, ' "${failed[@]}" | sed 's/, $//') ($backends)"

@@ -279,7 +279,7 @@ fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(0))
-                .maximum(Some(i64::MAX))
+                .maximum(Some(u64::MAX))
                 .default(Some(json!(0))),
         ),
         query(
