@@ -9,12 +9,14 @@
 //! schemathesis run of `scripts/test.sh` checks every response against them.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::list::{MAX_FILTER_CHARS, MAX_PER_PAGE};
 use latchkey_core::scope::catalog;
+use latchkey_core::validate::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
@@ -74,12 +76,12 @@ impl Modify for Security {
 
 /// The document as served: serialized once, when the router is built.
 #[derive(Clone)]
-pub struct Served(Arc<str>);
+pub struct Served(Bytes);
 
 impl Served {
     pub fn new(document: &Document) -> Served {
         let json = document.to_json().expect("the OpenAPI document serializes");
-        Served(json.into())
+        Served(Bytes::from(json))
     }
 }
 
@@ -92,7 +94,7 @@ impl Served {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)),
 )]
 pub async fn document(Extension(Served(json)): Extension<Served>) -> Response {
-    ([(CONTENT_TYPE, "application/json")], json.to_string()).into_response()
+    ([(CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 // ---- Errors ----
@@ -288,8 +290,8 @@ fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
             ObjectBuilder::new()
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
-                .maximum(Some(latchkey_core::list::MAX_PER_PAGE))
-                .default(Some(json!(latchkey_core::list::MAX_PER_PAGE))),
+                .maximum(Some(MAX_PER_PAGE))
+                .default(Some(json!(MAX_PER_PAGE))),
         ),
         query(
             "filterField",
@@ -301,7 +303,7 @@ fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
             "A glob over the whole field, case-insensitive: `*` matches any run of characters, every other character itself. Blank or absent, no filtering.",
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .max_length(Some(latchkey_core::list::MAX_FILTER_CHARS)),
+                .max_length(Some(MAX_FILTER_CHARS)),
         ),
     ]
 }
@@ -362,6 +364,24 @@ impl IntoParams for IntrospectQuery {
 
 // ---- Bodies ----
 
+/// Body strings may not hold the NUL character (every backend stores exactly
+/// what was sent).
+fn text(min: usize, max: usize) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(r"^[^\u0000]*$"))
+}
+
+fn name_text() -> ObjectBuilder {
+    text(1, MAX_NAME_CHARS)
+}
+
+fn description_text() -> ObjectBuilder {
+    text(0, MAX_DESCRIPTION_CHARS)
+}
+
 #[derive(ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -385,9 +405,9 @@ fn application_scopes() -> ArrayBuilder {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiTokenPost {
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    #[schema(schema_with = name_text)]
     pub name: String,
-    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = description_text)]
     pub description: String,
     /// When the token stops working: an RFC 3339 date-time in the future.
     /// Absent, it never expires. It can never be changed.
@@ -404,9 +424,9 @@ pub struct ApiTokenPost {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiTokenPatch {
-    #[schema(required = false, min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = name_text)]
     pub name: String,
-    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = description_text)]
     pub description: String,
     /// Re-activating a token needs the right to have created it (spec 5).
     #[schema(required = false, inline)]
@@ -417,9 +437,9 @@ pub struct ApiTokenPatch {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationPost {
-    #[schema(min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    #[schema(schema_with = name_text)]
     pub name: String,
-    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = description_text)]
     pub description: String,
     /// An organization the user is a member of, to own the application;
     /// absent or null, the user owns it.
@@ -435,9 +455,9 @@ fn org_id() -> ObjectBuilder {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationPatch {
-    #[schema(required = false, min_length = 1, max_length = 255, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = name_text)]
     pub name: String,
-    #[schema(required = false, max_length = 32767, pattern = "^[^\\u0000]*$")]
+    #[schema(required = false, schema_with = description_text)]
     pub description: String,
 }
 
@@ -461,16 +481,16 @@ pub enum CreatorType {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApiToken {
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub id: String,
     /// The same as `id`.
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub api_token_id: String,
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub owner_id: String,
     #[schema(inline)]
     pub owner_type: TokenOwnerType,
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub creator_id: String,
     #[schema(inline)]
     pub creator_type: CreatorType,
@@ -582,9 +602,9 @@ pub struct ApiTokens {
     /// Only when filtering.
     #[schema(required = false)]
     pub filter_field: String,
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub application_id: String,
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub owner_id: String,
     #[schema(schema_with = application_owner_type)]
     pub owner_type: String,
@@ -605,14 +625,14 @@ pub enum AppOwnerType {
 #[derive(ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Application {
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub id: String,
     /// The same as `id`.
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub application_id: String,
     pub name: String,
     pub description: String,
-    #[schema(pattern = "^[A-Fa-f0-9]{24}$")]
+    #[schema(schema_with = id_schema)]
     pub owner_id: String,
     #[schema(inline)]
     pub owner_type: AppOwnerType,
