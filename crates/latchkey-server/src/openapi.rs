@@ -9,6 +9,7 @@
 //! schemathesis run of `scripts/test.sh` checks every response against them.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use axum::body::Bytes;
 use axum::extract::Extension;
@@ -25,7 +26,7 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required};
-use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
 
 /// An id: 24 hexadecimal characters, either case.
 const ID_PATTERN: &str = "^[A-Fa-f0-9]{24}$";
@@ -184,6 +185,35 @@ impl<'s> ToResponse<'s> for TooManyRequests {
         )
     }
 }
+
+/// A set of error responses that operations list together, each a
+/// reference to its component above.
+macro_rules! error_set {
+    ($(#[$doc:meta])* $name:ident: $(($status:literal, $response:ident)),+) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+                [$(($status, stringify!($response))),+]
+                    .into_iter()
+                    .map(|(status, name)| (status.to_string(), RefOr::Ref(Ref::from_response_name(name))))
+                    .collect()
+            }
+        }
+    };
+}
+
+error_set!(
+    /// An operation on one application or its tokens, without a body.
+    ApplicationErrors: ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden), ("404", NotFound),
+    ("429", TooManyRequests), ("503", Unavailable)
+);
+error_set!(
+    /// An operation on one application or its tokens, with a body.
+    ApplicationBodyErrors: ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden), ("404", NotFound),
+    ("413", PayloadTooLarge), ("429", TooManyRequests), ("503", Unavailable)
+);
 
 /// `{"success": true}`
 #[derive(ToSchema)]

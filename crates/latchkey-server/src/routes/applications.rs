@@ -169,12 +169,7 @@ async fn reached(state: &AppState, principal: &Principal, application: &str, ver
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The application.", body = crate::openapi::Application),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationErrors,
     ),
 )]
 pub async fn read(
@@ -197,13 +192,7 @@ pub async fn read(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The application as changed.", body = crate::openapi::Application),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationBodyErrors,
     ),
 )]
 pub async fn update(
@@ -232,12 +221,7 @@ pub async fn update(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted, with its tokens, which stop working at once.", body = crate::openapi::Success),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationErrors,
     ),
 )]
 pub async fn delete(

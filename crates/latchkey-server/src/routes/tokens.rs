@@ -41,12 +41,7 @@ pub struct TokenList<'a> {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "One page of the application's API tokens.", body = crate::openapi::ApiTokens),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationErrors,
     ),
 )]
 pub async fn list(
@@ -91,13 +86,7 @@ fn escalation<S: AsRef<str>>(withheld: &[S]) -> ApiError {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The new API token, with its secret.", body = crate::openapi::ApiTokenCreated),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationBodyErrors,
     ),
 )]
 pub async fn create(
@@ -158,12 +147,7 @@ async fn target(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The API token.", body = crate::openapi::ApiToken),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationErrors,
     ),
 )]
 pub async fn read(
@@ -191,13 +175,7 @@ pub async fn read(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The API token as changed.", body = crate::openapi::ApiToken),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 413, response = crate::openapi::PayloadTooLarge),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationBodyErrors,
     ),
 )]
 pub async fn update(
@@ -237,12 +215,7 @@ pub async fn update(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Deleted: the token stops working at once.", body = crate::openapi::Success),
-        (status = 400, response = crate::openapi::BadRequest),
-        (status = 401, response = crate::openapi::Unauthorized),
-        (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::NotFound),
-        (status = 429, response = crate::openapi::TooManyRequests),
-        (status = 503, response = crate::openapi::Unavailable),
+        crate::openapi::ApplicationErrors,
     ),
 )]
 pub async fn delete(
