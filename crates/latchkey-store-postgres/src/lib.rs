@@ -54,7 +54,9 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     // PostgreSQL chooses plans from its statistics; no hint needed.
     unindexed: |column| column.to_string(),
-    now_millis: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    // statement_timestamp() is stable within a statement, so a comparison
+    // with it can walk an index (clock_timestamp(), volatile, cannot).
+    now_millis: "(extract(epoch from statement_timestamp()) * 1000)::bigint",
 };
 
 fn bind(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
@@ -93,16 +95,19 @@ async fn add_to_counts(client: &impl GenericClient, application: &str, total: i6
     }
 }
 
-/// Locks the application's row until commit; `false` when there is none.
+/// Locks the application's row until commit, as updating its kept counts
+/// does; `false` when there is none.
 ///
-/// Every write that touches an application's tokens takes this lock first
-/// (inserts by updating the kept counts), so writes on one application's
-/// tokens always lock in the same order (application, tokens, change log)
-/// and cannot deadlock, and a deletion of the application waits for the
-/// inserts under way, then deletes what they inserted.
+/// A write that will move the counts takes this before any token's row, as
+/// an insert does by updating the counts first, and a deletion of the
+/// application deletes its row before its tokens: locks are always taken in
+/// the same order (application, token, change log), so they cannot deadlock,
+/// and a deletion waits for the inserts under way, then deletes their tokens.
+/// A write that moves no count (a PATCH of the name or description) locks
+/// only the token's row: it need not wait for the others.
 async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreResult<bool> {
     let row = tx
-        .query_opt("SELECT 1 FROM applications WHERE id = $1 FOR UPDATE", &[&application])
+        .query_opt("SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE", &[&application])
         .await
         .map_err(database)?;
     Ok(row.is_some())
@@ -564,7 +569,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         let application_id = application.to_string();
-        if !lock_application(&tx, &application_id).await? {
+        if patch.status.is_some() && !lock_application(&tx, &application_id).await? {
             return Ok(TokenUpdate::NotFound);
         }
         // The row stays locked until commit: the rule is checked on the

@@ -140,3 +140,50 @@ async fn no_token_outlives_an_application_deleted_while_it_was_created() {
     })
     .await;
 }
+
+const WRITERS: usize = 8;
+
+/// Status changes and deletions of tokens racing their application's
+/// deletion: each lands or finds nothing (404). None fails (a deadlock
+/// between the writes would be a 503): every write takes its locks in the
+/// same order as the deletion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn token_writes_racing_their_applications_deletion_never_fail() {
+    each_server(|server| async move {
+        let api = &server.api;
+        let admin = &server.admin_token;
+        for round in 0..ROUNDS / 2 {
+            let app = api
+                .create_application(admin, &format!("deleted while written {round}"))
+                .await;
+            let mut tokens = Vec::new();
+            for n in 0..WRITERS {
+                tokens.push(api.new_app_token(admin, &app, &format!("written {n}")).await);
+            }
+            let barrier = Arc::new(Barrier::new(WRITERS + 1));
+            let mut writers = JoinSet::new();
+            for token in tokens {
+                let (api, admin, app, barrier) = (api.clone(), admin.clone(), app.clone(), barrier.clone());
+                writers.spawn(async move {
+                    barrier.wait().await;
+                    let mut statuses = Vec::new();
+                    for status in ["inactive", "active", "inactive"] {
+                        statuses.push(set_status(&api, &admin, &app, &token.id, status).await);
+                    }
+                    let deleted = api.delete(&token_path(&app, &token.id), &admin).await;
+                    deleted.expect_well_formed();
+                    statuses.push(deleted.status);
+                    statuses
+                });
+            }
+            barrier.wait().await;
+            api.delete(&format!("/applications/{app}"), admin).await.expect(200);
+            while let Some(statuses) = writers.join_next().await {
+                for status in statuses.expect("a writer") {
+                    assert!(status == 200 || status == 404, "round {round}: {status}");
+                }
+            }
+        }
+    })
+    .await;
+}
