@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::Extension;
@@ -75,14 +76,16 @@ impl Modify for Security {
     }
 }
 
-/// The document as served: serialized once, when the router is built.
-#[derive(Clone)]
-pub struct Served(Bytes);
+/// The document as served: serialized once, when the router is built (it is
+/// made from the router, so it is set after the route that serves it).
+/// Only that route carries it, so no other request pays for the extension.
+#[derive(Clone, Default)]
+pub struct Served(Arc<OnceLock<Bytes>>);
 
 impl Served {
-    pub fn new(document: &Document) -> Served {
+    pub fn set(&self, document: &Document) {
         let json = document.to_json().expect("the OpenAPI document serializes");
-        Served(Bytes::from(json))
+        let _ = self.0.set(Bytes::from(json));
     }
 }
 
@@ -95,6 +98,7 @@ impl Served {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)),
 )]
 pub async fn document(Extension(Served(json)): Extension<Served>) -> Response {
+    let json = json.get().cloned().expect("the router sets the document when it is built");
     ([(CONTENT_TYPE, "application/json")], json).into_response()
 }
 

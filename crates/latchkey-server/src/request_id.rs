@@ -3,6 +3,8 @@
 //! back, and the request's tracing span records it, so all log lines of one
 //! request can be found together.
 
+use std::borrow::Cow;
+
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use latchkey_core::validate::is_showable;
@@ -52,16 +54,21 @@ pub fn drop_unusable_client_id(mut request: Request) -> Request {
 }
 
 /// The path as logged: a segment that is not [`is_showable`] (a token pasted
-/// as an id, say) is replaced by its length.
-fn logged_path(path: &str) -> String {
+/// as an id, say) is replaced by its length. The common path, every segment
+/// showable, is logged as it is, without a copy.
+fn logged_path(path: &str) -> Cow<'_, str> {
+    let shown = |segment: &str| segment.is_empty() || is_showable(segment);
+    if path.split('/').all(shown) {
+        return Cow::Borrowed(path);
+    }
     let segments: Vec<String> = path
         .split('/')
-        .map(|segment| match segment.is_empty() || is_showable(segment) {
+        .map(|segment| match shown(segment) {
             true => segment.to_string(),
             false => format!("({} bytes)", segment.len()),
         })
         .collect();
-    segments.join("/")
+    Cow::Owned(segments.join("/"))
 }
 
 /// The span every log line of a request is in. Info level, so that warnings
@@ -78,7 +85,7 @@ pub fn request_span(request: &Request) -> Span {
         "request",
         request_id = id,
         method = %request.method(),
-        path = logged_path(request.uri().path()),
+        path = %logged_path(request.uri().path()),
     )
 }
 

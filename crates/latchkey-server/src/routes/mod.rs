@@ -17,7 +17,7 @@ use latchkey_core::scope::Action;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ApiResult};
@@ -32,6 +32,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// there, so every route is in the OpenAPI document exactly as it is served.
 /// Register routes only this way, never with a bare `route`.
 pub fn router(state: AppState) -> Router {
+    let served = Served::default();
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(applications::list, applications::create))
         .routes(routes!(applications::read, applications::update, applications::delete))
@@ -42,12 +43,12 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(operations::health))
         .routes(routes!(operations::ready))
         .routes(routes!(operations::metrics))
-        .routes(routes!(openapi::document))
+        .routes(routes!(openapi::document).layer(Extension(served.clone())))
         .split_for_parts();
+    served.set(&document);
     router
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(Extension(Served::new(&document)))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
