@@ -98,7 +98,10 @@ impl Served {
     responses((status = 200, description = "The OpenAPI 3.1 document of this API.", body = Object)),
 )]
 pub async fn document(Extension(Served(json)): Extension<Served>) -> Response {
-    let json = json.get().cloned().expect("the router sets the document when it is built");
+    let json = json
+        .get()
+        .cloned()
+        .expect("the router sets the document when it is built");
     ([(CONTENT_TYPE, "application/json")], json).into_response()
 }
 

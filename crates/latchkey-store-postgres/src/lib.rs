@@ -107,7 +107,10 @@ async fn add_to_counts(client: &impl GenericClient, application: &str, total: i6
 /// only the token's row: it need not wait for the others.
 async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreResult<bool> {
     let row = tx
-        .query_opt("SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE", &[&application])
+        .query_opt(
+            "SELECT 1 FROM applications WHERE id = $1 FOR NO KEY UPDATE",
+            &[&application],
+        )
         .await
         .map_err(database)?;
     Ok(row.is_some())
