@@ -5,7 +5,8 @@ Used by scripts/bench.sh for the introspection run over many distinct tokens
 (seeded tokens' secrets are never shown, so these are made over HTTP). Each
 of --clients threads sends its share sequentially on one keep-alive
 connection. Every answer must be 201 with a `token`; the secrets go to --out,
-one per line. Exit status 1 (with the reason on stderr) when any was not.
+one per line (and their ids to --ids-out). Exit status 1 (with the reason on
+stderr) when any was not.
 """
 
 import argparse
@@ -27,7 +28,8 @@ def create(host, port, admin, app, name, scope, count, out, errors):
             if response.status != 201:
                 errors.append(f"HTTP {response.status}: {answer[:200]!r}")
                 return
-            out.append(json.loads(answer)["token"])
+            created = json.loads(answer)
+            out.append((created["token"], created["id"]))
     except Exception as error:  # reported by main
         errors.append(repr(error))
     finally:
@@ -44,6 +46,7 @@ def main():
     parser.add_argument("--scope", action="append", default=[])
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--ids-out", help="also write the tokens' ids here, in the same order")
     args = parser.parse_args()
     host, _, port = args.addr.rpartition(":")
 
@@ -62,7 +65,10 @@ def main():
         print(f"created {len(secrets)} of {args.count} tokens: {'; '.join(errors[:3])}", file=sys.stderr)
         sys.exit(1)
     with open(args.out, "w") as f:
-        f.writelines(secret + "\n" for secret in secrets)
+        f.writelines(secret + "\n" for secret, _ in secrets)
+    if args.ids_out:
+        with open(args.ids_out, "w") as f:
+            f.writelines(token_id + "\n" for _, token_id in secrets)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey,
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql};
+use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
@@ -54,9 +54,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     // PostgreSQL chooses plans from its statistics; no hint needed.
     unindexed: |column| column.to_string(),
-    // statement_timestamp() is stable within a statement, so a comparison
-    // with it can walk an index (clock_timestamp(), volatile, cannot).
-    now_millis: "(extract(epoch from statement_timestamp()) * 1000)::bigint",
+    now_millis: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
 };
 
 fn bind(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
@@ -98,11 +96,11 @@ async fn add_to_counts(client: &impl GenericClient, application: &str, total: i6
 /// Locks the application's row until commit, as updating its kept counts
 /// does; `false` when there is none.
 ///
-/// A write that will move the counts takes this before any token's row, as
-/// an insert does by updating the counts first, and a deletion of the
-/// application deletes its row before its tokens: locks are always taken in
-/// the same order (application, token, change log), so they cannot deadlock,
-/// and a deletion waits for the inserts under way, then deletes their tokens.
+/// A write that will move the counts of existing tokens takes this before
+/// any token's row, and a deletion of the application deletes its row before
+/// its tokens: locks are always taken in the same order (application, token,
+/// change log), so they cannot deadlock. (An insert locks no existing token,
+/// so it may update the counts last.)
 /// A write that moves no count (a PATCH of the name or description) locks
 /// only the token's row: it need not wait for the others.
 async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreResult<bool> {
@@ -116,7 +114,7 @@ async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreRe
     Ok(row.is_some())
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
 
 /// Any constant shared by every instance; it names the change log's lock.
 const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
@@ -126,16 +124,24 @@ const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
 /// commit, makes entries commit in the order of their numbers, so a reader
 /// that sees entry `n` has seen every earlier one.
 async fn log_changes(tx: &impl GenericClient, changes: &[AuthChange]) -> StoreResult<()> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHANGE_LOG_LOCK])
+    // The clock is read once the lock is held, so times follow the order.
+    let now: i64 = tx
+        .query_one(
+            &format!("SELECT {} FROM pg_advisory_xact_lock($1)", DIALECT.now_millis),
+            &[&CHANGE_LOG_LOCK],
+        )
         .await
-        .map_err(database)?;
+        .map_err(database)?
+        .get(0);
     for change in changes {
         let (kind, subject) = change.to_row();
-        tx.execute(&CHANGE_LOG.append, &[&kind, &subject])
+        tx.execute(&CHANGE_LOG.append, &[&kind, &subject, &now])
             .await
             .map_err(database)?;
     }
-    tx.execute(&CHANGE_LOG.prune, &[]).await.map_err(database)?;
+    tx.execute(&CHANGE_LOG.prune, &[&prune_before(now)])
+        .await
+        .map_err(database)?;
     Ok(())
 }
 
@@ -496,9 +502,6 @@ impl Store for PostgresStore {
 
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
-        for (application, total, active) in count_changes(tokens) {
-            add_to_counts(&tx, &application, total, active).await?;
-        }
         tx.execute(
             &format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) SELECT * FROM UNNEST(
@@ -525,6 +528,14 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(database)?;
+        // The counts last, so the application's row is locked only for the
+        // commit. New rows are invisible to a concurrent deletion of the
+        // application, which cannot wait on them: either it locked the row
+        // first and this finds no application (and rolls back), or it waits
+        // for this commit and then deletes these tokens too.
+        for (application, total, active) in count_changes(tokens) {
+            add_to_counts(&tx, &application, total, active).await?;
+        }
         tx.commit().await.map_err(database)
     }
 

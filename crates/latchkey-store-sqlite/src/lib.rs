@@ -19,7 +19,7 @@ use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey,
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
-use latchkey_store::changes::{change_log_sql, changes_from_rows, ChangeLogSql};
+use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
     Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
@@ -130,19 +130,23 @@ fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) ->
     }
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
 
 /// Appends to the authentication change log, and drops entries past their
 /// retention. SQLite has one writer at a time, so entries are numbered in
 /// commit order.
 fn log_changes(tx: &Connection, changes: &[AuthChange]) -> StoreResult<()> {
+    let now: i64 = tx
+        .prepare_cached(&format!("SELECT {}", DIALECT.now_millis))
+        .and_then(|mut clock| clock.query_row([], |row| row.get(0)))
+        .map_err(database)?;
     let mut append = tx.prepare_cached(&CHANGE_LOG.append).map_err(database)?;
     for change in changes {
         let (kind, subject) = change.to_row();
-        append.execute(params![kind, subject]).map_err(database)?;
+        append.execute(params![kind, subject, now]).map_err(database)?;
     }
     tx.prepare_cached(&CHANGE_LOG.prune)
-        .and_then(|mut prune| prune.execute([]))
+        .and_then(|mut prune| prune.execute([prune_before(now)]))
         .map_err(database)?;
     Ok(())
 }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use latchkey_core::model::Digest;
 use latchkey_core::Id;
 
-use crate::sql::Dialect;
 use crate::{StoreError, StoreResult};
 
 /// Something whose cached authentications must be forgotten.
@@ -73,16 +72,22 @@ impl AuthChange {
 
 /// The SQL of the log.
 pub struct ChangeLogSql {
-    /// Appends an entry (kind, subject), stamped with the database's clock.
+    /// Appends an entry: kind, subject, and the time by the database's clock
+    /// (the dialect's `now_millis`), never an instance's.
     pub append: String,
-    /// Deletes entries older than the retention by the database's clock, so
-    /// an instance whose own clock is off can never prune entries that
-    /// others have yet to read.
+    /// Deletes entries stamped before a time ([`prune_before`]).
     pub prune: String,
     /// The entries after a cursor, oldest first: `seq, kind, subject`.
     pub after: String,
     /// The newest entry's number, or 0.
     pub newest: &'static str,
+}
+
+/// Entries stamped before this are pruned, `now` by the database's clock:
+/// an instance whose own clock is off can never prune entries that others
+/// have yet to read.
+pub fn prune_before(now: i64) -> i64 {
+    now - AUTH_CHANGE_RETENTION.as_millis() as i64
 }
 
 /// A read of the log from its stored rows (`seq, kind, subject`, oldest
@@ -102,18 +107,19 @@ pub fn changes_from_rows(
     Ok(read)
 }
 
-/// The SQL of the log in a backend's dialect.
-pub fn change_log_sql(dialect: &Dialect) -> ChangeLogSql {
-    let p = dialect.placeholder;
-    let now = dialect.now_millis;
-    let retention = AUTH_CHANGE_RETENTION.as_millis();
+/// The SQL of the log in a backend's placeholders.
+pub fn change_log_sql(placeholder: fn(usize) -> String) -> ChangeLogSql {
+    let p = placeholder;
     ChangeLogSql {
         append: format!(
-            "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ({}, {}, {now})",
+            "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ({}, {}, {})",
             p(1),
-            p(2)
+            p(2),
+            p(3)
         ),
-        prune: format!("DELETE FROM auth_changes WHERE changed_at < {now} - {retention}"),
+        // A bound time, not the clock in the statement: planned knowing it,
+        // the prune walks the index over the few oldest entries.
+        prune: format!("DELETE FROM auth_changes WHERE changed_at < {}", p(1)),
         after: format!(
             "SELECT seq, kind, subject FROM auth_changes WHERE seq > {} ORDER BY seq LIMIT {AUTH_CHANGES_PER_READ}",
             p(1)

@@ -69,8 +69,9 @@ pub struct Dialect {
     /// so the planner walks the sort order's index instead. PostgreSQL plans
     /// from statistics and needs no hint.
     pub unindexed: fn(&str) -> String,
-    /// The database's clock in milliseconds since the Unix epoch: every
-    /// instance that shares a database agrees on it, whatever its own clock.
+    /// The database's clock in milliseconds since the Unix epoch, as an
+    /// expression: every instance that shares a database agrees on it,
+    /// whatever its own clock.
     pub now_millis: &'static str,
 }
 

@@ -114,7 +114,7 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
                 ),
                 false => format!(
                     "INSERT INTO auth_changes (kind, subject, changed_at) VALUES \
-                     ('user', convert_to('{subject}', 'UTF8'), (extract(epoch from statement_timestamp()) * 1000)::bigint - {minutes} * 60000)"
+                     ('user', convert_to('{subject}', 'UTF8'), (extract(epoch from clock_timestamp()) * 1000)::bigint - {minutes} * 60000)"
                 ),
             }
         };
