@@ -101,8 +101,9 @@ async fn add_to_counts(client: &impl GenericClient, application: &str, total: i6
 /// its tokens: locks are always taken in the same order (application, token,
 /// change log), so they cannot deadlock. (An insert locks no existing token,
 /// so it may update the counts last.)
-/// A write that moves no count (a PATCH of the name or description) locks
-/// only the token's row: it need not wait for the others.
+/// A write that moves no count (a PATCH of the name or description, or of a
+/// status to what it is) locks only the token's row: it need not wait for
+/// the others.
 async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreResult<bool> {
     let row = tx
         .query_opt(
@@ -227,6 +228,73 @@ async fn select_token(client: &impl GenericClient, application: Id, id: Id) -> S
         .await
         .map_err(database)?;
     row.as_ref().map(token_from_row).transpose()
+}
+
+/// One try at a token update, in its own transaction. The rule is checked
+/// on the token's row as it is locked until commit. Without
+/// `application_locked`, an update that would move the application's kept
+/// counts is rolled back and `None` returned: the application's row must be
+/// locked before the token's (see [`lock_application`]).
+async fn update_token_in(
+    client: &mut Object,
+    application: Id,
+    id: Id,
+    patch: &TokenPatch,
+    updater: &Updater,
+    now: Millis,
+    application_locked: bool,
+) -> StoreResult<Option<TokenUpdate>> {
+    let tx = client.transaction().await.map_err(database)?;
+    let application_id = application.to_string();
+    if application_locked && !lock_application(&tx, &application_id).await? {
+        return Ok(Some(TokenUpdate::NotFound));
+    }
+    let locked = format!(
+        "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' FOR UPDATE"
+    );
+    let current = tx
+        .query_opt(&locked, &[&application_id, &id.to_string()])
+        .await
+        .map_err(database)?;
+    let Some(current) = current.as_ref().map(token_from_row).transpose()? else {
+        return Ok(Some(TokenUpdate::NotFound));
+    };
+    let active = match active_count_change(&current, patch, updater) {
+        Ok(active) => active,
+        Err(withheld) => return Ok(Some(TokenUpdate::Escalation(withheld))),
+    };
+    if active != 0 {
+        if !application_locked {
+            tx.rollback().await.map_err(database)?;
+            return Ok(None);
+        }
+        add_to_counts(&tx, &application_id, 0, active).await?;
+    }
+    let name_lower = patch.name.as_deref().map(fold_case);
+    let status = patch.status.map(|status| status.as_str());
+    let sql = format!(
+        "UPDATE tokens SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
+         description = coalesce($3, description), status = coalesce($4, status), updated_at = $5
+         WHERE id = $6 RETURNING {TOKEN_COLUMNS}"
+    );
+    let row = tx
+        .query_one(
+            &sql,
+            &[
+                &patch.name,
+                &name_lower,
+                &patch.description,
+                &status,
+                &now,
+                &id.to_string(),
+            ],
+        )
+        .await
+        .map_err(database)?;
+    let updated = token_from_row(&row)?;
+    log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
+    tx.commit().await.map_err(database)?;
+    Ok(Some(TokenUpdate::Updated(updated)))
 }
 
 impl PostgresStore {
@@ -581,55 +649,14 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<TokenUpdate> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(database)?;
-        let application_id = application.to_string();
-        if patch.status.is_some() && !lock_application(&tx, &application_id).await? {
-            return Ok(TokenUpdate::NotFound);
+        // Most updates move no count and need not lock the application; one
+        // that turns out to (a status change) starts again, locking it first.
+        match update_token_in(&mut client, application, id, patch, updater, now, false).await? {
+            Some(update) => Ok(update),
+            None => update_token_in(&mut client, application, id, patch, updater, now, true)
+                .await?
+                .ok_or_else(|| StoreError::Database("a token update asked twice for the application's lock".into())),
         }
-        // The row stays locked until commit: the rule is checked on the
-        // row the update writes.
-        let locked = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' FOR UPDATE"
-        );
-        let current = tx
-            .query_opt(&locked, &[&application_id, &id.to_string()])
-            .await
-            .map_err(database)?;
-        let Some(current) = current.as_ref().map(token_from_row).transpose()? else {
-            return Ok(TokenUpdate::NotFound);
-        };
-        let active = match active_count_change(&current, patch, updater) {
-            Ok(active) => active,
-            Err(withheld) => return Ok(TokenUpdate::Escalation(withheld)),
-        };
-        if active != 0 {
-            add_to_counts(&tx, &application_id, 0, active).await?;
-        }
-        let name_lower = patch.name.as_deref().map(fold_case);
-        let status = patch.status.map(|status| status.as_str());
-        let sql = format!(
-            "UPDATE tokens SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
-             description = coalesce($3, description), status = coalesce($4, status), updated_at = $5
-             WHERE id = $6 RETURNING {TOKEN_COLUMNS}"
-        );
-        let row = tx
-            .query_one(
-                &sql,
-                &[
-                    &patch.name,
-                    &name_lower,
-                    &patch.description,
-                    &status,
-                    &now,
-                    &id.to_string(),
-                ],
-            )
-            .await
-            .map_err(database)?;
-        let updated = token_from_row(&row)?;
-        log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
-        tx.commit().await.map_err(database)?;
-        Ok(TokenUpdate::Updated(updated))
     }
 
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
