@@ -97,7 +97,8 @@ def main():
                 os.path.join(scratch, "report"),
             ] + sys.argv[1:]
             try:
-                status = subprocess.run(command, env=env, timeout=RUN_LIMIT_S).returncode
+                # In the scratch directory: schemathesis keeps its state (.schemathesis/) there.
+                status = subprocess.run(command, env=env, cwd=scratch, timeout=RUN_LIMIT_S).returncode
             except subprocess.TimeoutExpired:
                 print(f"schemathesis ran past {RUN_LIMIT_S} s", file=sys.stderr)
                 status = 1

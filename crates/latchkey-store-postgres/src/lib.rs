@@ -650,12 +650,16 @@ impl Store for PostgresStore {
     ) -> StoreResult<TokenUpdate> {
         let mut client = self.client().await?;
         // Most updates move no count and need not lock the application; one
-        // that turns out to (a status change) starts again, locking it first.
-        match update_token_in(&mut client, application, id, patch, updater, now, false).await? {
-            Some(update) => Ok(update),
-            None => update_token_in(&mut client, application, id, patch, updater, now, true)
-                .await?
-                .ok_or_else(|| StoreError::Database("a token update asked twice for the application's lock".into())),
+        // that turns out to (a status change) starts again, locking it first,
+        // and then always finishes.
+        let mut application_locked = false;
+        loop {
+            if let Some(update) =
+                update_token_in(&mut client, application, id, patch, updater, now, application_locked).await?
+            {
+                return Ok(update);
+            }
+            application_locked = true;
         }
     }
 

@@ -2,7 +2,7 @@
 //! may start at once on one database: a transaction-scoped advisory lock lets
 //! one migrate while the others wait, then find nothing left to do.
 
-use latchkey_store::sql::FOLD_FINAL_SIGMA;
+use latchkey_store::sql::SCHEMA_V4;
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
 
@@ -101,7 +101,7 @@ CREATE TABLE auth_changes (
 );
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
-    FOLD_FINAL_SIGMA,
+    SCHEMA_V4,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

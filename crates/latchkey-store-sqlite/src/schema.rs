@@ -1,6 +1,6 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
-use latchkey_store::sql::FOLD_FINAL_SIGMA;
+use latchkey_store::sql::SCHEMA_V4;
 use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -92,7 +92,7 @@ CREATE TABLE auth_changes (
 );
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
-    FOLD_FINAL_SIGMA,
+    SCHEMA_V4,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -127,12 +127,13 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
-    /// A database from before names were folded a character at a time keeps
-    /// a word-final `ς`; the migration makes it `σ`, as globs fold it.
+    /// A database from before version 4: a name stored with a word-final
+    /// `ς` is refolded to `σ`, as globs fold it, and a token whose
+    /// application is gone is deleted.
     #[test]
-    fn migrating_refolds_names_stored_with_a_final_sigma() {
+    fn migrating_to_v4_refolds_final_sigmas_and_deletes_orphaned_tokens() {
         let mut conn = Connection::open_in_memory().unwrap();
-        let before = MIGRATIONS.iter().position(|m| *m == FOLD_FINAL_SIGMA).unwrap();
+        let before = MIGRATIONS.iter().position(|m| *m == SCHEMA_V4).unwrap();
         for migration in &MIGRATIONS[..before] {
             conn.execute_batch(migration).unwrap();
         }
@@ -142,17 +143,27 @@ mod tests {
              VALUES ('a', 'user', 'u', 'ΟΔΟΣ', 'οδος', '', 0, 0);
              INSERT INTO tokens (id, owner_type, owner_id, creator_type, creator_id, creator_name, name, name_lower,
                  description, scope, status, created_at, updated_at, expires_at, digest)
-             VALUES ('t', 'application', 'a', 'user', 'u', 'admin', 'ΟΔΟΣ ΟΔΟΣ', 'οδος οδος', '', '', 'active', 0, 0, 0, x'00');",
+             VALUES ('t', 'application', 'a', 'user', 'u', 'admin', 'ΟΔΟΣ ΟΔΟΣ', 'οδος οδος', '', '', 'active', 0, 0, 0, x'00'),
+                    ('orphan', 'application', 'gone', 'user', 'u', 'admin', 'o', 'o', '', '', 'active', 0, 0, 0, x'01'),
+                    ('user token', 'user', 'u', 'user', 'u', 'admin', 'u', 'u', '', '', 'active', 0, 0, 0, x'02');",
         )
         .unwrap();
         migrate(&mut conn).unwrap();
         let names: (String, String) = conn
             .query_row(
-                "SELECT applications.name_lower, tokens.name_lower FROM applications, tokens",
+                "SELECT applications.name_lower, tokens.name_lower FROM applications, tokens WHERE tokens.id = 't'",
                 [],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .unwrap();
         assert_eq!(names, ("οδοσ".to_string(), "οδοσ οδοσ".to_string()));
+        let ids: Vec<String> = conn
+            .prepare("SELECT id FROM tokens ORDER BY id")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(ids, ["t", "user token"], "the orphan goes, a user token stays");
     }
 }

@@ -24,12 +24,17 @@ pub fn credential_select(placeholder: fn(usize) -> String) -> String {
     )
 }
 
-/// A migration both backends run: names were once folded with
-/// `str::to_lowercase`, which writes a word-final sigma as `ς`; a glob is
-/// folded a character at a time (`ς` as `σ`), so stored names must match.
-pub const FOLD_FINAL_SIGMA: &str = "
+/// Schema version 4, the same on both backends:
+/// - names were once folded with `str::to_lowercase`, which writes a
+///   word-final sigma as `ς`; a glob is folded a character at a time (`ς` as
+///   `σ`), so stored names are refolded to match;
+/// - a token created while its application was being deleted could outlive
+///   it (no longer: see `Store::insert_tokens`); such tokens are deleted.
+pub const SCHEMA_V4: &str = "
 UPDATE tokens SET name_lower = replace(name_lower, 'ς', 'σ') WHERE name_lower LIKE '%ς%';
 UPDATE applications SET name_lower = replace(name_lower, 'ς', 'σ') WHERE name_lower LIKE '%ς%';
+DELETE FROM tokens WHERE owner_type = 'application'
+    AND NOT EXISTS (SELECT 1 FROM applications WHERE applications.id = tokens.owner_id);
 ";
 
 /// The application columns every query reads, in this order.
