@@ -1,7 +1,7 @@
 //! Instants as milliseconds since the Unix epoch, and their wire form:
 //! UTC ISO-8601 with milliseconds (`2016-06-13T04:00:00.000Z`).
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
@@ -21,6 +21,40 @@ pub fn parse_rfc3339(text: &str) -> Option<Millis> {
     DateTime::parse_from_rfc3339(text).ok().map(|at| at.timestamp_millis())
 }
 
+/// The forms [`parse_expiry`] accepts, each with an example, for messages.
+pub const EXPIRY_FORMS: &str = "an RFC 3339 date-time (2030-01-01T00:00:00Z), a date (2030-01-01: the end of that \
+     day, UTC) or a duration from now (30d, 12h, 90m)";
+
+/// When something given as a person types it expires: an RFC 3339 date-time,
+/// a plain date (the last millisecond of that day, UTC, so the day itself is
+/// included), or a whole number of days, hours or minutes after `now`.
+/// `None` when `text` is none of these or lies beyond what can be represented.
+pub fn parse_expiry(text: &str, now: Millis) -> Option<Millis> {
+    if let Some(at) = parse_rfc3339(text) {
+        return Some(at);
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let last_millisecond = NaiveTime::from_hms_milli_opt(23, 59, 59, 999)?;
+        return Some(day.and_time(last_millisecond).and_utc().timestamp_millis());
+    }
+    let unit_millis: Millis = match text.chars().last()? {
+        'd' => 86_400_000,
+        'h' => 3_600_000,
+        'm' => 60_000,
+        _ => return None,
+    };
+    let count = &text[..text.len() - 1];
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let at = count
+        .parse::<Millis>()
+        .ok()?
+        .checked_mul(unit_millis)?
+        .checked_add(now)?;
+    DateTime::<Utc>::from_timestamp_millis(at).map(|_| at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +71,41 @@ mod tests {
         assert_eq!(parse_rfc3339("2016-06-13T04:00:00Z"), Some(1_465_790_400_000));
         assert_eq!(parse_rfc3339("2016-06-13"), None);
         assert_eq!(parse_rfc3339("tomorrow"), None);
+    }
+
+    #[test]
+    fn expiry_takes_a_date_time_a_day_or_a_duration() {
+        let now = 1_465_790_400_000;
+        assert_eq!(parse_expiry("2016-06-13T06:00:00+02:00", now), Some(1_465_790_400_000));
+        assert_eq!(parse_expiry("2016-06-13", now), Some(1_465_862_399_999));
+        assert_eq!(parse_expiry("30d", now), Some(now + 30 * 86_400_000));
+        assert_eq!(parse_expiry("12h", now), Some(now + 12 * 3_600_000));
+        assert_eq!(parse_expiry("90m", now), Some(now + 90 * 60_000));
+        assert_eq!(parse_expiry("0m", now), Some(now));
+    }
+
+    #[test]
+    fn expiry_refuses_everything_else() {
+        let now = 1_465_790_400_000;
+        for text in [
+            "",
+            "tomorrow",
+            "d",
+            "30",
+            "30s",
+            "-5d",
+            "+5d",
+            "1.5h",
+            "30 d",
+            "3d12h",
+            "2030-02-30",
+            "2030-1-1x",
+            "99999999999999999999d",
+            "9999999999999d",
+            "３０d",
+            "2030-01-01T25:00:00Z",
+        ] {
+            assert_eq!(parse_expiry(text, now), None, "{text:?}");
+        }
     }
 }

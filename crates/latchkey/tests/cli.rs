@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cli, each_backend, each_server, psql, run_cli, unique, CliOutput, Server};
+use common::{cli, each_backend, each_server, id_of, psql, run_cli, unique, CliOutput, Server};
 use reqwest::Method;
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
@@ -73,11 +73,14 @@ async fn tokens_commands_create_list_update_get_delete() {
                 "2031-01-01T00:00:00Z",
             ],
         );
-        assert!(table.starts_with("ID"), "{table}");
-        assert!(
-            table.contains("first") && table.contains("device.get +1") && table.contains("2031-01-01"),
-            "{table}"
-        );
+        // The token alone: a field per line, every scope on a line of its own.
+        let fields: Vec<&str> = table.lines().collect();
+        assert!(fields[0].starts_with("id  "), "{table}");
+        assert!(fields.contains(&"name            first"), "{table}");
+        let scope = fields.iter().position(|line| line.starts_with("scope ")).expect(&table);
+        assert_eq!(fields[scope], "scope           device.get", "{table}");
+        assert_eq!(fields[scope + 1], "                device.sendState", "{table}");
+        assert!(fields.contains(&"expirationDate  2031-01-01T00:00:00.000Z"), "{table}");
         let (_, secret) = table
             .split_once("will not be shown again; store it now:\n")
             .expect(&table);
@@ -220,7 +223,11 @@ async fn tokens_commands_create_list_update_get_delete() {
         );
         let read = json(&server, &["tokens", "get", "--app", &app, "--id", id]);
         assert_eq!((read["description"].as_str(), read.get("token")), (Some("d"), None));
-        assert!(ok(&server, &["tokens", "get", "--app", &app, "--id", id]).contains("renamed"));
+        let shown = ok(&server, &["tokens", "get", "--app", &app, "--id", id]);
+        assert!(
+            shown.contains("name            renamed\ndescription     d\n"),
+            "{shown}"
+        );
 
         assert_eq!(
             ok(&server, &["tokens", "delete", "--app", &app, "--id", id]).trim(),
@@ -296,12 +303,228 @@ async fn apps_commands_and_errors() {
             &["apps", "list"],
             &[("LATCHKEY_URL", "http://127.0.0.1:9"), ("LATCHKEY_TOKEN", "x")],
         );
+        // A server that is not there: said once, with what to check.
         assert_eq!(refused.code, Some(1));
         assert!(
-            refused.stderr.starts_with("error: transport error"),
+            refused.stderr.starts_with("error: cannot reach http://127.0.0.1:9 (")
+                && refused
+                    .stderr
+                    .contains("is the server running (latchkey serve), and is --url / LATCHKEY_URL right?"),
             "{}",
             refused.stderr
         );
+        assert_eq!(refused.stderr.matches("127.0.0.1:9").count(), 1, "{}", refused.stderr);
+        assert_eq!(refused.stderr.lines().count(), 1, "{}", refused.stderr);
+    })
+    .await;
+}
+
+/// Whether `text` is one 24-hex-digit id and a newline, nothing else.
+fn is_one_id(text: &str) -> bool {
+    text.strip_suffix('\n')
+        .is_some_and(|id| id.len() == 24 && id.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_capture_ids_and_secrets_alone() {
+    each_server(|server| async move {
+        let app_line = ok(&server, &["apps", "create", "--name", "Scripted", "--output", "id"]);
+        assert!(is_one_id(&app_line), "{app_line:?}");
+        let app = app_line.trim();
+
+        // --output token: the secret and a newline, nothing else.
+        let secret = ok(
+            &server,
+            &[
+                "tokens", "create", "--app", app, "--name", "ingest", "--output", "token",
+            ],
+        );
+        assert_eq!(secret.lines().count(), 1, "{secret:?}");
+        assert!(secret.ends_with('\n') && secret.starts_with("eyJ"), "{secret:?}");
+        assert!(
+            server.api.authenticates(secret.trim()).await,
+            "the printed secret works"
+        );
+
+        let id_line = ok(
+            &server,
+            &["tokens", "create", "--app", app, "--name", "second", "--output", "id"],
+        );
+        assert!(is_one_id(&id_line), "{id_line:?}");
+        let id = id_line.trim();
+        for action in ["get", "update"] {
+            let printed = ok(&server, &["tokens", action, "--app", app, "--id", id, "--output", "id"]);
+            assert_eq!(printed, id_line, "tokens {action}");
+        }
+        let listed = ok(
+            &server,
+            &[
+                "tokens",
+                "list",
+                "--app",
+                app,
+                "--per-page",
+                "1",
+                "--all",
+                "--output",
+                "id",
+            ],
+        );
+        let listed: Vec<&str> = listed.lines().collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.contains(&id), "{listed:?}");
+        assert_eq!(
+            ok(
+                &server,
+                &["tokens", "delete", "--app", app, "--id", id, "--output", "id"]
+            ),
+            id_line
+        );
+
+        // --output token anywhere else is refused before anything is sent.
+        let refused = remote(
+            &server,
+            &server.admin_token,
+            &["apps", "delete", "--app", app, "--output", "token"],
+        );
+        assert_eq!(refused.code, Some(1));
+        assert!(
+            refused.stderr.contains("--output token is only for"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(ok(&server, &["apps", "get", "--app", app, "--output", "id"]), app_line);
+
+        // --output json prints JSON alone, the secret included.
+        let created = ok(
+            &server,
+            &["tokens", "create", "--app", app, "--name", "third", "--output", "json"],
+        );
+        let created: Value = serde_json::from_str(&created).expect("only JSON on stdout");
+        assert!(created["token"].as_str().is_some_and(|token| token.starts_with("eyJ")));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expires_takes_a_date_time_a_day_or_a_duration() {
+    each_server(|server| async move {
+        let app = server.api.create_application(&server.admin_token, "Expiring").await;
+        let expiry_of = |expires: &str| {
+            let created = json(
+                &server,
+                &[
+                    "tokens",
+                    "create",
+                    "--app",
+                    &app,
+                    "--name",
+                    expires,
+                    "--expires",
+                    expires,
+                ],
+            );
+            let at = created["expirationDate"].as_str().expect("an expiry").to_string();
+            chrono::DateTime::parse_from_rfc3339(&at)
+                .expect("a date")
+                .timestamp_millis()
+        };
+        let millis = |text: &str| chrono::DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis();
+        assert_eq!(expiry_of("2031-01-01T12:00:00+02:00"), millis("2031-01-01T10:00:00Z"));
+        assert_eq!(expiry_of("2031-01-01"), millis("2031-01-01T23:59:59.999Z"));
+        for (duration, length) in [("30d", 30 * 86_400_000), ("12h", 12 * 3_600_000), ("90m", 90 * 60_000)] {
+            let before = chrono::Utc::now().timestamp_millis();
+            let at = expiry_of(duration);
+            let after = chrono::Utc::now().timestamp_millis();
+            assert!((before + length..=after + length).contains(&at), "{duration}: {at}");
+        }
+
+        // A bad value names the three forms, with examples.
+        for bad in ["tomorrow", "2030-01-01 ", "2030-13-01", "30", "1.5h", "-3d"] {
+            let expires = format!("--expires={bad}");
+            let refused = remote(
+                &server,
+                &server.admin_token,
+                &["tokens", "create", "--app", &app, "--name", "x", &expires],
+            );
+            assert_eq!(refused.code, Some(2), "{bad}");
+            for form in ["2030-01-01T00:00:00Z", "2030-01-01", "30d", "12h", "90m"] {
+                assert!(refused.stderr.contains(form), "{bad}: {}", refused.stderr);
+            }
+        }
+        let past = remote(
+            &server,
+            &server.admin_token,
+            &[
+                "tokens",
+                "create",
+                "--app",
+                &app,
+                "--name",
+                "x",
+                "--expires",
+                "2001-01-01",
+            ],
+        );
+        assert!(past.stderr.contains("in the future"), "{}", past.stderr);
+
+        // admin-token takes the same forms.
+        let database = server.database_url.as_str();
+        let before = chrono::Utc::now().timestamp_millis();
+        let token = run_cli(&["admin-token", "--database", database, "--expires", "12h"]);
+        let after = chrono::Utc::now().timestamp_millis();
+        let reply = server.api.get("/auth/introspect", &token).await;
+        let at = millis(reply.expect(200)["expirationDate"].as_str().expect("an expiry"));
+        let twelve_hours = 12 * 3_600_000;
+        assert!((before + twelve_hours..=after + twelve_hours).contains(&at), "{at}");
+        let refused = cli(&["admin-token", "--database", database, "--expires", "soon"], &[]);
+        assert!(refused.stderr.contains("30d, 12h, 90m"), "{}", refused.stderr);
+    })
+    .await;
+}
+
+/// Runs a client command on a pseudo-terminal `columns` wide (util-linux
+/// `script`), bounded in time; returns what it printed, without the `\r`s.
+fn on_a_terminal(server: &Server, columns: u16, args: &[&str]) -> String {
+    let command = format!(
+        "stty rows 24 cols {columns} && exec {} {}",
+        env!("CARGO_BIN_EXE_latchkey"),
+        args.join(" ")
+    );
+    let output = std::process::Command::new("timeout")
+        .args(["30", "script", "-qec", &command, "/dev/null"])
+        .env("LATCHKEY_URL", &server.api.base)
+        .env("LATCHKEY_TOKEN", &server.admin_token)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("script (util-linux) runs");
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap().replace('\r', "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_fit_a_terminal_and_never_cut_a_pipe() {
+    each_server(|server| async move {
+        let app = server.api.create_application(&server.admin_token, "Wide").await;
+        let long = format!("{}-end", "a-rather-long-token-name-".repeat(4));
+        let body = serde_json::json!({
+            "name": long,
+            "scope": ["device.get", "device.sendState", "data.timeSeriesQuery"],
+        });
+        let id = id_of(&server.api.create_token(&server.admin_token, &app, &body).await);
+
+        let piped = ok(&server, &["tokens", "list", "--app", &app]);
+        assert!(piped.contains(&long), "{piped}");
+        let narrow = on_a_terminal(&server, 80, &["tokens", "list", "--app", &app]);
+        assert!(narrow.lines().all(|line| line.width() <= 80), "{narrow}");
+        assert!(!narrow.contains(&long) && narrow.contains('…'), "{narrow}");
+
+        // One token alone is never cut, and shows every scope.
+        let alone = on_a_terminal(&server, 40, &["tokens", "get", "--app", &app, "--id", &id]);
+        assert!(alone.contains(&long), "{alone}");
+        for scope in ["device.get", "device.sendState", "data.timeSeriesQuery"] {
+            assert!(alone.lines().any(|line| line.trim_start().ends_with(scope)), "{alone}");
+        }
     })
     .await;
 }
@@ -337,7 +560,10 @@ async fn hostile_and_wide_names_are_listed_safely() {
         assert_eq!(lines.len(), 1 + names.len(), "{listing}");
         let row = |needle: &str| *lines.iter().find(|line| line.contains(needle)).expect(needle);
         assert!(row("pwned").contains("�[2J�]0;pwned�x�"), "{listing}");
-        assert!(row("長い名前").contains('…'), "the long name is cut: {listing}");
+        assert!(
+            row("長い名前").contains(&"長い名前".repeat(20)),
+            "a pipe gets the long name whole: {listing}"
+        );
         let created_at = |line: &str| line[..line.rfind("  ").unwrap() + 2].width();
         let heading_created_at = lines[0][..lines[0].find("CREATED").unwrap()].width();
         for line in &lines[1..] {

@@ -2,11 +2,12 @@
 
 use clap::Subcommand;
 use latchkey_client::{
-    Application, ApplicationFilterField, ApplicationListParams, ApplicationPost, ApplicationSortField, OwnerType,
+    Application, ApplicationFilterField, ApplicationListParams, ApplicationPost, ApplicationSortField, Client,
+    OwnerType,
 };
 
-use super::table::{date, Column, Row};
-use super::{deleted, list, show, PageArgs, Remote};
+use super::table::{date, full_date, Column, Item};
+use super::{deleted, list, show, Output, PageArgs, Remote};
 
 #[derive(clap::Args, Debug)]
 pub struct AppsCommand {
@@ -20,12 +21,14 @@ pub struct AppsCommand {
 enum AppsAction {
     /// Create an application.
     Create {
+        /// The application's name.
         #[arg(long)]
         name: String,
-        #[arg(long)]
+        /// What the application is for.
+        #[arg(long, value_name = "TEXT")]
         description: Option<String>,
-        /// The organization that owns it (you must be a member); yours when absent.
-        #[arg(long)]
+        /// The id of the organization that owns it (you must be a member); yours when absent.
+        #[arg(long, value_name = "ID")]
         org: Option<String>,
     },
     /// List the applications you can reach.
@@ -41,12 +44,14 @@ enum AppsAction {
     },
     /// Show one application.
     Get {
-        #[arg(long)]
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
         app: String,
     },
     /// Delete an application and all its tokens.
     Delete {
-        #[arg(long)]
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
         app: String,
     },
 }
@@ -60,13 +65,17 @@ fn owner_text(owner: Option<OwnerType>) -> &'static str {
     }
 }
 
-impl Row for Application {
+impl Item for Application {
     const COLUMNS: &'static [Column] = &[
         Column::fixed("ID"),
         Column::flexible("NAME"),
         Column::fixed("OWNER"),
         Column::fixed("CREATED"),
     ];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
 
     fn cells(&self) -> Vec<String> {
         vec![
@@ -76,13 +85,37 @@ impl Row for Application {
             date(self.creation_date, ""),
         ]
     }
+
+    fn fields(&self) -> Vec<(&'static str, Vec<String>)> {
+        let owner = match (self.owner_type, &self.owner_id) {
+            (Some(kind), Some(id)) => vec![format!("{} {id}", owner_text(Some(kind)))],
+            _ => vec![],
+        };
+        vec![
+            ("id", vec![self.id.clone()]),
+            ("name", vec![self.name.clone()]),
+            ("description", self.description.iter().cloned().collect()),
+            ("owner", owner),
+            ("creationDate", full_date(self.creation_date, "")),
+            ("lastUpdated", full_date(self.last_updated, "")),
+        ]
+    }
 }
 
 impl AppsCommand {
     pub async fn run(self) -> anyhow::Result<()> {
-        let client = self.remote.client()?;
-        let output = self.remote.output;
-        match self.action {
+        let AppsCommand { remote, action } = self;
+        let client = remote.client(false)?;
+        action
+            .run(&client, remote.output)
+            .await
+            .map_err(|error| remote.explain(error))
+    }
+}
+
+impl AppsAction {
+    async fn run(self, client: &Client, output: Output) -> anyhow::Result<()> {
+        match self {
             AppsAction::Create { name, description, org } => {
                 let post = ApplicationPost {
                     name,
@@ -110,7 +143,12 @@ impl AppsCommand {
             AppsAction::Get { app } => show(&client.application().get(&app).await?, output)?,
             AppsAction::Delete { app } => {
                 let success = client.application().delete(&app).await?;
-                deleted(&success, &format!("deleted application {app} and its tokens"), output)?;
+                deleted(
+                    &success,
+                    &app,
+                    &format!("deleted application {app} and its tokens"),
+                    output,
+                )?;
             }
         }
         Ok(())

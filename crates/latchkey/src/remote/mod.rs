@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use latchkey_client::{Client, Listing, Pager, SortDirection};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use table::{print_rows, Row};
+use table::{print_fields, print_rows, Item};
 
 pub use table::printable;
 
@@ -21,23 +21,35 @@ pub use tokens::TokensCommand;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// Aligned columns for people.
+    /// Aligned columns for a list, a field per line for one item.
     Table,
-    /// The server's JSON.
+    /// The server's JSON, and nothing else.
     Json,
+    /// Only ids, one per line.
+    Id,
+    /// Only the new token's secret (tokens create).
+    Token,
 }
+
+const GLOBAL: &str = "Global options";
 
 /// Where the API is and who calls it (global to the client commands).
 #[derive(Args)]
 pub struct Remote {
     /// Base URL of the API.
-    #[arg(long, global = true, env = "LATCHKEY_URL", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "LATCHKEY_URL",
+        default_value = "http://127.0.0.1:8080",
+        help_heading = GLOBAL
+    )]
     url: String,
     /// API token to call with.
-    #[arg(long, global = true, env = "LATCHKEY_TOKEN", hide_env_values = true)]
+    #[arg(long, global = true, env = "LATCHKEY_TOKEN", hide_env_values = true, help_heading = GLOBAL)]
     token: Option<String>,
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value = "table")]
+    /// What to print on stdout.
+    #[arg(long, global = true, value_enum, default_value = "table", help_heading = GLOBAL)]
     output: Output,
 }
 
@@ -53,11 +65,38 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
-    fn client(&self) -> anyhow::Result<Client> {
+    /// The client to call with, once the options are known to make sense:
+    /// `--output token` is refused before anything is sent unless the
+    /// command creates a token.
+    fn client(&self, creates_a_token: bool) -> anyhow::Result<Client> {
+        if self.output == Output::Token && !creates_a_token {
+            bail!("--output token is only for `latchkey tokens create`; use --output id or json here");
+        }
         let Some(token) = &self.token else {
-            bail!("no API token: pass --token or set LATCHKEY_TOKEN");
+            bail!("no API token: pass --token or set LATCHKEY_TOKEN (`latchkey admin-token` mints one)");
         };
         Ok(Client::builder().base_url(&self.url).token(token).build()?)
+    }
+
+    /// `error` said once and plainly. A request that never got an answer is
+    /// described by its innermost cause (the client's own message repeats
+    /// the URL at every level), with what to check.
+    fn explain(&self, error: anyhow::Error) -> anyhow::Error {
+        let Some(latchkey_client::Error::Transport(transport)) = error.downcast_ref::<latchkey_client::Error>() else {
+            return error;
+        };
+        let mut cause: &dyn std::error::Error = transport;
+        while let Some(inner) = cause.source() {
+            cause = inner;
+        }
+        let url = crate::database::masked(&self.url);
+        if transport.is_connect() || transport.is_timeout() {
+            anyhow::anyhow!(
+                "cannot reach {url} ({cause}): is the server running (latchkey serve), and is --url / LATCHKEY_URL right?"
+            )
+        } else {
+            anyhow::anyhow!("the request to {url} failed: {cause}")
+        }
     }
 }
 
@@ -81,15 +120,25 @@ pub struct PageArgs {
     all: bool,
 }
 
-/// Prints one item: a one-row table, or its JSON.
-fn show<T: Row + Serialize>(item: &T, output: Output) -> anyhow::Result<()> {
+/// Prints one item: its fields, its JSON, or its id.
+fn show<T: Item + Serialize>(item: &T, output: Output) -> anyhow::Result<()> {
     match output {
         Output::Json => print_json(item),
         Output::Table => {
-            print_rows(std::slice::from_ref(item));
+            print_fields(item);
             Ok(())
         }
+        Output::Id | Output::Token => print_ids([item.id()]),
     }
+}
+
+/// Prints each id on a line of its own.
+fn print_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for id in ids {
+        writeln!(stdout, "{}", printable(id))?;
+    }
+    Ok(())
 }
 
 /// Prints one page from `one_page`, or with `all` every page merged.
@@ -102,7 +151,7 @@ async fn list<P>(
 ) -> anyhow::Result<()>
 where
     P: Listing + Serialize + DeserializeOwned,
-    P::Item: Row,
+    P::Item: Item,
 {
     let listing = match all {
         false => one_page.await?,
@@ -117,17 +166,19 @@ where
             print_rows(listing.items());
             Ok(())
         }
+        Output::Id | Output::Token => print_ids(listing.items().iter().map(Item::id)),
     }
 }
 
-/// Prints what a DELETE answered: `done` for people, the JSON otherwise.
-fn deleted(success: &latchkey_client::Success, done: &str, output: Output) -> anyhow::Result<()> {
+/// Prints what a DELETE of `id` answered: `done` for people, the JSON, or the id.
+fn deleted(success: &latchkey_client::Success, id: &str, done: &str, output: Output) -> anyhow::Result<()> {
     match output {
         Output::Json => print_json(success),
         Output::Table => {
             println!("{done}");
             Ok(())
         }
+        Output::Id | Output::Token => print_ids([id]),
     }
 }
 

@@ -1,6 +1,9 @@
-//! Aligned columns that fit the terminal.
+//! How items are printed for people: a list as aligned columns that fit the
+//! terminal, one item alone as a list of its fields.
 
-use chrono::{DateTime, Utc};
+use std::io::IsTerminal;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// A column: its heading, and whether it may shrink to fit.
@@ -27,12 +30,18 @@ impl Column {
     }
 }
 
-/// The width to fit: the terminal's, else `COLUMNS`, else 120.
-fn terminal_width() -> usize {
-    terminal_size::terminal_size()
+/// The width a table must fit: on a terminal its width (else `COLUMNS`, else
+/// 120); none when stdout is a pipe or a file, whose reader wants every
+/// character.
+fn width_to_fit() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let width = terminal_size::terminal_size()
         .map(|(width, _)| usize::from(width.0))
         .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
-        .unwrap_or(120)
+        .unwrap_or(120);
+    Some(width)
 }
 
 /// What replaces a character that could drive the terminal.
@@ -79,27 +88,52 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(width.saturating_sub(text.width())))
 }
 
-/// Something shown as one row of a table.
-pub trait Row {
+/// Something the server sends that is printed for people: one row of a
+/// table in a list, or a list of its fields when shown alone.
+pub trait Item {
     const COLUMNS: &'static [Column];
+    fn id(&self) -> &str;
+    /// The table row, a cell for each of [`Item::COLUMNS`].
     fn cells(&self) -> Vec<String>;
+    /// Every field, by its wire name, with the lines of its value (a scope
+    /// per line, say).
+    fn fields(&self) -> Vec<(&'static str, Vec<String>)>;
 }
 
-/// Prints `items` as a table that fits the terminal, every cell [`printable`].
-pub fn print_rows<T: Row>(items: &[T]) {
+/// Prints `items` as a table, every cell [`printable`]: fit to the terminal,
+/// or whole when stdout is not one.
+pub fn print_rows<T: Item>(items: &[T]) {
     let rows: Vec<Vec<String>> = items
         .iter()
         .map(|item| item.cells().iter().map(|cell| printable(cell)).collect())
         .collect();
-    print!("{}", render(T::COLUMNS, &rows));
+    print!("{}", render(T::COLUMNS, &rows, width_to_fit()));
 }
 
-/// Renders rows under headings; flexible columns share what the fixed ones leave.
-fn render(columns: &[Column], rows: &[Vec<String>]) -> String {
-    render_to_width(columns, rows, terminal_width())
+/// Prints one item as `field  value` lines, never cut, every value
+/// [`printable`]; a value of several lines continues under the first.
+pub fn print_fields<T: Item>(item: &T) {
+    print!("{}", render_fields(&item.fields()));
 }
 
-fn render_to_width(columns: &[Column], rows: &[Vec<String>], width: usize) -> String {
+fn render_fields(fields: &[(&str, Vec<String>)]) -> String {
+    let label_width = fields.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (label, lines) in fields {
+        let mut label = *label;
+        for line in lines.iter().map(String::as_str).chain(lines.is_empty().then_some("")) {
+            out.push_str(format!("{}  {}", pad(label, label_width), printable(line)).trim_end());
+            out.push('\n');
+            label = "";
+        }
+    }
+    out
+}
+
+/// Renders rows under headings. Given a width to fit, flexible columns share
+/// what the fixed ones leave; without one, every column is as wide as its
+/// widest cell.
+fn render(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> String {
     let natural: Vec<usize> = columns
         .iter()
         .enumerate()
@@ -119,7 +153,9 @@ fn render_to_width(columns: &[Column], rows: &[Vec<String>], width: usize) -> St
         .map(|(_, w)| w)
         .sum();
     let flexible_count = columns.iter().filter(|column| column.flexible).count().max(1);
-    let share = (width.saturating_sub(fixed + gaps) / flexible_count).max(8);
+    let share = width.map_or(usize::MAX, |width| {
+        (width.saturating_sub(fixed + gaps) / flexible_count).max(8)
+    });
     let widths: Vec<usize> = columns
         .iter()
         .zip(&natural)
@@ -154,6 +190,14 @@ pub fn date(date: Option<DateTime<Utc>>, none: &str) -> String {
         .unwrap_or_else(|| none.to_string())
 }
 
+/// A date for a field of one item, whole: `2016-06-13T04:00:00.000Z`.
+pub fn full_date(date: Option<DateTime<Utc>>, none: &str) -> Vec<String> {
+    vec![date.map_or_else(
+        || none.to_string(),
+        |date| date.to_rfc3339_opts(SecondsFormat::Millis, true),
+    )]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,10 +215,14 @@ mod tests {
             },
         ];
         let rows = vec![vec!["abc".to_string(), "a very long name indeed".to_string()]];
-        let text = render_to_width(&columns, &rows, 15);
+        let text = render(&columns, &rows, Some(15));
         assert_eq!(text, "ID   NAME\nabc  a very lo…\n");
-        let wide = render_to_width(&columns, &rows, 80);
+        let wide = render(&columns, &rows, Some(80));
         assert!(wide.contains("a very long name indeed"));
+        assert_eq!(
+            render(&columns, &rows, None),
+            "ID   NAME\nabc  a very long name indeed\n"
+        );
     }
 
     #[test]
@@ -192,9 +240,25 @@ mod tests {
             .iter()
             .map(|[name, note]| vec![name.to_string(), note.to_string(), "end".to_string()])
             .collect();
-        let text = render_to_width(&columns, &rows, 20);
+        let text = render(&columns, &rows, Some(20));
         let widths: Vec<usize> = text.lines().map(UnicodeWidthStr::width).collect();
         assert_eq!(widths, [20, 20, 20, 20], "{text}");
         assert!(text.contains("日本語…"), "{text}");
+    }
+
+    #[test]
+    fn one_item_is_a_list_of_every_field() {
+        let fields = [
+            ("id", vec!["abc".to_string()]),
+            ("description", vec![]),
+            (
+                "scope",
+                vec!["device.get".to_string(), "device.sendState\u{1b}[2J".to_string()],
+            ),
+        ];
+        assert_eq!(
+            render_fields(&fields),
+            "id           abc\ndescription\nscope        device.get\n             device.sendState�[2J\n"
+        );
     }
 }

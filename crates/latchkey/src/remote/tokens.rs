@@ -4,10 +4,11 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use latchkey_client::{
-    ApiToken, ApiTokenPatch, ApplicationApiTokenPost, TokenFilterField, TokenListParams, TokenSortField, TokenStatus,
+    ApiToken, ApiTokenPatch, ApplicationApiTokenPost, Client, CreatorType, TokenFilterField, TokenListParams,
+    TokenSortField, TokenStatus,
 };
 
-use super::table::{date, Column, Row};
+use super::table::{date, full_date, Column, Item};
 use super::{deleted, list, show, Output, PageArgs, Remote};
 
 #[derive(clap::Args, Debug)]
@@ -31,7 +32,7 @@ enum TokensAction {
     /// List an application's API tokens.
     List {
         /// The application's id.
-        #[arg(long)]
+        #[arg(long, value_name = "ID")]
         app: String,
         /// Sort by: name, status, id, creationDate, lastUpdated, expirationDate.
         #[arg(long)]
@@ -42,48 +43,59 @@ enum TokensAction {
         #[command(flatten)]
         page: PageArgs,
     },
-    /// Create an API token; prints its secret once.
+    /// Create an API token; prints its secret once (only it with --output token).
     Create {
-        #[arg(long)]
+        /// The id of the application the token is for.
+        #[arg(long, value_name = "ID")]
         app: String,
+        /// The token's name.
         #[arg(long)]
         name: String,
-        #[arg(long)]
+        /// What the token is for.
+        #[arg(long, value_name = "TEXT")]
         description: Option<String>,
-        /// A scope (repeatable); all.Application when none is given.
-        #[arg(long = "scope")]
+        /// A scope the token holds (repeatable); all.Application when none is given.
+        #[arg(long = "scope", value_name = "SCOPE")]
         scopes: Vec<String>,
-        /// When the token stops working (RFC 3339).
-        #[arg(long)]
+        #[arg(long, value_name = "WHEN", value_parser = crate::expiry::parse, help = crate::expiry::HELP)]
         expires: Option<DateTime<Utc>>,
-        /// active or inactive.
+        /// The token's status: active (the default) or inactive.
         #[arg(long, value_parser = parse_status)]
         status: Option<TokenStatus>,
     },
-    /// Show one API token.
+    /// Show one API token, with every scope.
     Get {
-        #[arg(long)]
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
         app: String,
+        /// The token's id.
         #[arg(long)]
         id: String,
     },
     /// Change a token's name, description or status.
     Update {
-        #[arg(long)]
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
         app: String,
+        /// The token's id.
         #[arg(long)]
         id: String,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
-        #[arg(long)]
+        /// A new description.
+        #[arg(long, value_name = "TEXT")]
         description: Option<String>,
+        /// active, or inactive to revoke the token until it is made active again.
         #[arg(long, value_parser = parse_status)]
         status: Option<TokenStatus>,
     },
-    /// Delete (revoke) an API token.
+    /// Delete (revoke for good) an API token.
     Delete {
-        #[arg(long)]
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
         app: String,
+        /// The token's id.
         #[arg(long)]
         id: String,
     },
@@ -97,6 +109,14 @@ fn status_text(status: Option<TokenStatus>) -> &'static str {
     }
 }
 
+fn creator_text(creator: CreatorType) -> &'static str {
+    match creator {
+        CreatorType::ApiToken => "apiToken",
+        CreatorType::User => "user",
+        CreatorType::Flow => "flow",
+    }
+}
+
 /// The first scope, and how many more.
 fn scope_summary(scope: &[String]) -> String {
     match scope {
@@ -106,7 +126,7 @@ fn scope_summary(scope: &[String]) -> String {
     }
 }
 
-impl Row for ApiToken {
+impl Item for ApiToken {
     const COLUMNS: &'static [Column] = &[
         Column::fixed("ID"),
         Column::flexible("NAME"),
@@ -115,6 +135,10 @@ impl Row for ApiToken {
         Column::fixed("EXPIRES"),
         Column::fixed("CREATED"),
     ];
+
+    fn id(&self) -> &str {
+        &self.id
+    }
 
     fn cells(&self) -> Vec<String> {
         vec![
@@ -126,13 +150,40 @@ impl Row for ApiToken {
             date(self.creation_date, ""),
         ]
     }
+
+    fn fields(&self) -> Vec<(&'static str, Vec<String>)> {
+        let creator = match (&self.creator_type, &self.creator_name, &self.creator_id) {
+            (Some(kind), Some(name), Some(id)) => vec![format!("{} {name} ({id})", creator_text(*kind))],
+            _ => vec![],
+        };
+        vec![
+            ("id", vec![self.id.clone()]),
+            ("name", vec![self.name.clone()]),
+            ("description", self.description.iter().cloned().collect()),
+            ("status", vec![status_text(self.status).to_string()]),
+            ("scope", self.scope.clone()),
+            ("expirationDate", full_date(self.expiration_date, "never")),
+            ("creationDate", full_date(self.creation_date, "")),
+            ("lastUpdated", full_date(self.last_updated, "")),
+            ("creator", creator),
+        ]
+    }
 }
 
 impl TokensCommand {
     pub async fn run(self) -> anyhow::Result<()> {
-        let client = self.remote.client()?;
-        let output = self.remote.output;
-        match self.action {
+        let TokensCommand { remote, action } = self;
+        let client = remote.client(matches!(action, TokensAction::Create { .. }))?;
+        action
+            .run(&client, remote.output)
+            .await
+            .map_err(|error| remote.explain(error))
+    }
+}
+
+impl TokensAction {
+    async fn run(self, client: &Client, output: Output) -> anyhow::Result<()> {
+        match self {
             TokensAction::List {
                 app,
                 sort_field,
@@ -173,13 +224,17 @@ impl TokensCommand {
                     status,
                 };
                 let token = client.application_api_tokens().post(&app, &post).await?;
-                show(&token, output)?;
-                if output == Output::Table {
-                    let secret = token.token.as_deref().context("the server sent no secret")?;
-                    println!(
-                        "\nThe token's secret follows. It will not be shown again; store it now:\n{}",
-                        super::printable(secret)
-                    );
+                let secret = || token.token.as_deref().context("the server sent no secret");
+                match output {
+                    Output::Token => println!("{}", super::printable(secret()?)),
+                    Output::Table => {
+                        show(&token, output)?;
+                        println!(
+                            "\nThe token's secret follows. It will not be shown again; store it now:\n{}",
+                            super::printable(secret()?)
+                        );
+                    }
+                    Output::Json | Output::Id => show(&token, output)?,
                 }
             }
             TokensAction::Get { app, id } => {
@@ -201,7 +256,7 @@ impl TokensCommand {
             }
             TokensAction::Delete { app, id } => {
                 let success = client.application_api_token().delete(&app, &id).await?;
-                deleted(&success, &format!("deleted token {id}"), output)?;
+                deleted(&success, &id, &format!("deleted token {id}"), output)?;
             }
         }
         Ok(())
