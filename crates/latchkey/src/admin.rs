@@ -5,17 +5,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwnerType, TokenRecord, User};
 use latchkey_core::scope::catalog;
-use latchkey_core::time::{now_millis, parse_rfc3339};
+use latchkey_core::time::now_millis;
 use latchkey_core::token::{NewToken, Signer};
 use latchkey_core::validate::shown;
 use latchkey_core::Id;
 use latchkey_server::admin::{issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
 use latchkey_store::Store;
 
-use crate::database::DatabaseArgs;
+use crate::database::{masked, DatabaseArgs};
 
 #[derive(Args, Debug)]
 pub struct AdminTokenArgs {
@@ -27,9 +28,8 @@ pub struct AdminTokenArgs {
     /// A scope the token holds (repeatable).
     #[arg(long = "scope", default_value = DEFAULT_USER_SCOPE)]
     scopes: Vec<String>,
-    /// When the token stops working (RFC 3339); never when absent.
-    #[arg(long)]
-    expires: Option<String>,
+    #[arg(long, value_name = "WHEN", value_parser = crate::expiry::parse, help = crate::expiry::HELP)]
+    expires: Option<DateTime<Utc>>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +50,7 @@ pub enum UserCommand {
     Create {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The user's name, unique (1 to 255 characters).
         #[arg(long)]
         name: String,
     },
@@ -61,6 +62,7 @@ pub enum OrgCommand {
     Create {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// The organization's name, unique (1 to 255 characters).
         #[arg(long)]
         name: String,
         /// The name of a user who is a member (repeatable).
@@ -73,10 +75,10 @@ pub enum OrgCommand {
 pub struct SeedArgs {
     #[command(flatten)]
     database: DatabaseArgs,
-    /// The application that receives the tokens.
+    /// The id of the application that receives the tokens.
     #[arg(long)]
     app: String,
-    /// How many tokens.
+    /// How many tokens to insert.
     #[arg(long)]
     count: u64,
     /// Names are PREFIX-0000000, PREFIX-0000001, …
@@ -103,21 +105,21 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
             bail!("--scope {} is not a scope name (see spec/scopes.json)", shown(scope));
         }
     }
-    let expires = match &args.expires {
-        None => None,
-        Some(text) => {
-            let at = parse_rfc3339(text)
-                .with_context(|| format!("--expires {} is not an RFC 3339 date-time", shown(text)))?;
-            if at <= now_millis() {
-                bail!("--expires must be in the future");
-            }
-            Some(at)
-        }
-    };
-    let store = args.database.open().await?;
+    let expires = args.expires.map(|at| at.timestamp_millis());
+    let (store, announced_new) = args.database.open_noting_new().await?;
     let (signer, _) = load_keys(&*store).await?;
     let user = if args.user == ADMIN_USER {
-        store.user_or_create(ADMIN_USER, now_millis()).await?.0
+        let (admin, created) = store.user_or_create(ADMIN_USER, now_millis()).await?;
+        // A server creates the admin user on its first start, so a database
+        // without one is not the one a server runs on.
+        if created && !announced_new {
+            eprintln!(
+                "latchkey: created the admin user in {}, which had none, so no server has started on this \
+                 database yet: is --database / LATCHKEY_DATABASE the server's?",
+                masked(&args.database.database)
+            );
+        }
+        admin
     } else {
         user_named(&*store, &args.user).await?
     };
@@ -130,7 +132,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::User(UserCommand::Create { database, name }) => {
             check_name("--name", &name)?;
-            let store = database.open().await?;
+            let (store, _) = database.open_noting_new().await?;
             let user = User {
                 id: Id::generate(now_millis() / 1000),
                 name,
@@ -144,7 +146,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             members,
         }) => {
             check_name("--name", &name)?;
-            let store = database.open().await?;
+            let (store, _) = database.open_noting_new().await?;
             let mut member_ids = Vec::with_capacity(members.len());
             for member in &members {
                 member_ids.push(user_named(&*store, member).await?.id);
@@ -204,7 +206,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .app
         .parse()
         .context("--app must be an application id (24 hex characters)")?;
-    let store = args.database.open().await?;
+    let (store, _) = args.database.open_noting_new().await?;
     if store.application(application).await?.is_none() {
         bail!("there is no application {application}");
     }

@@ -1,6 +1,6 @@
 //! `--database URL`: which storage backend, where.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,20 +12,24 @@ use latchkey_store_sqlite::SqliteStore;
 
 pub const DEFAULT_DATABASE: &str = "sqlite://latchkey.db";
 
+/// Shared by every command that opens the database, so it is listed apart
+/// from a command's own options.
+const HEADING: &str = "Database options";
+
 #[derive(Args, Clone)]
 pub struct DatabaseArgs {
     /// Where tokens are kept: sqlite://PATH (a file, created if missing) or
     /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (shared by many instances).
-    #[arg(long, env = "LATCHKEY_DATABASE", default_value = DEFAULT_DATABASE)]
+    #[arg(long, env = "LATCHKEY_DATABASE", default_value = DEFAULT_DATABASE, help_heading = HEADING)]
     pub database: String,
     /// PostgreSQL: most connections open at once.
-    #[arg(long, env = "LATCHKEY_POOL_SIZE", default_value_t = 16)]
+    #[arg(long, env = "LATCHKEY_POOL_SIZE", default_value_t = 16, help_heading = HEADING)]
     pub pool_size: usize,
     /// PostgreSQL: longest wait for a free connection before a request gets 503, in milliseconds.
-    #[arg(long, env = "LATCHKEY_POOL_TIMEOUT_MS", default_value_t = 2000)]
+    #[arg(long, env = "LATCHKEY_POOL_TIMEOUT_MS", default_value_t = 2000, help_heading = HEADING)]
     pub pool_timeout_ms: u64,
     /// PostgreSQL: longest wait to open a connection, in milliseconds.
-    #[arg(long, env = "LATCHKEY_CONNECT_TIMEOUT_MS", default_value_t = 2000)]
+    #[arg(long, env = "LATCHKEY_CONNECT_TIMEOUT_MS", default_value_t = 2000, help_heading = HEADING)]
     pub connect_timeout_ms: u64,
 }
 
@@ -87,10 +91,52 @@ fn sqlite_path(url: &str) -> Option<PathBuf> {
     (!path.is_empty() && !path.contains("://")).then(|| PathBuf::from(path))
 }
 
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `sqlite:///ABS/PATH`: the URL of a SQLite file that means the same file
+/// from any folder.
+pub fn sqlite_url(absolute: &Path) -> String {
+    format!("sqlite://{}", absolute.display())
+}
+
 impl DatabaseArgs {
+    /// The SQLite file `--database` names, as an absolute path (canonical once
+    /// the file exists), so it means the same file from any folder; `None` for
+    /// PostgreSQL (or a URL that names no database, which `open` refuses).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        if is_postgres(&self.database) {
+            return None;
+        }
+        let given = sqlite_path(&self.database)?;
+        Some(
+            std::fs::canonicalize(&given)
+                .or_else(|_| std::path::absolute(&given))
+                .unwrap_or(given),
+        )
+    }
+
+    /// For the administrator's commands: opens the database like `open`, and
+    /// when that created a new SQLite file, says so on stderr: a command
+    /// run in the wrong folder would otherwise quietly work on a database no
+    /// server uses. Returns whether it did.
+    pub async fn open_noting_new(&self) -> anyhow::Result<(Arc<dyn Store>, bool)> {
+        let is_new = self.sqlite_file().is_some_and(|path| !path.exists());
+        let store = self.open().await?;
+        if let Some(path) = self.sqlite_file().filter(|_| is_new) {
+            eprintln!(
+                "latchkey: created a new database {}; a server started in another folder does not use it \
+                 (run this in the server's folder, or pass the server's --database)",
+                sqlite_url(&path)
+            );
+        }
+        Ok((store, is_new))
+    }
+
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let url = self.database.as_str();
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        if is_postgres(url) {
             let settings = PoolSettings {
                 max_size: self.pool_size.max(1),
                 wait_timeout: Duration::from_millis(self.pool_timeout_ms),

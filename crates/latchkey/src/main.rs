@@ -2,6 +2,7 @@
 
 mod admin;
 mod database;
+mod expiry;
 mod progress;
 mod remote;
 mod serve;
@@ -36,6 +37,7 @@ enum Command {
     Apps(remote::AppsCommand),
     /// Print a shell completion script.
     Completions {
+        /// The shell to print the script for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -83,6 +85,100 @@ fn main() -> ExitCode {
             // The message may quote a server's words: print them inert.
             eprintln!("error: {}", remote::printable(&format!("{error:#}")));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command below the top, as its words (`["admin", "user", "create"]`),
+    /// with globals propagated, as `--help` shows it; clap's own `help` excluded.
+    fn every_subcommand() -> Vec<(Vec<String>, clap::Command)> {
+        fn walk(path: &[String], command: &clap::Command, found: &mut Vec<(Vec<String>, clap::Command)>) {
+            for sub in command.get_subcommands().filter(|sub| sub.get_name() != "help") {
+                let mut words = path.to_vec();
+                words.push(sub.get_name().to_string());
+                walk(&words, sub, found);
+                found.push((words, sub.clone()));
+            }
+        }
+        let mut cli = Cli::command();
+        cli.build();
+        let mut found = Vec::new();
+        walk(&[], &cli, &mut found);
+        found
+    }
+
+    #[test]
+    fn every_command_and_option_has_a_one_line_help() {
+        let mut missing = Vec::new();
+        for (words, command) in every_subcommand() {
+            let words = words.join(" ");
+            if command
+                .get_about()
+                .is_none_or(|about| about.to_string().trim().is_empty())
+            {
+                missing.push(format!("latchkey {words}"));
+            }
+            for arg in command.get_arguments() {
+                if matches!(arg.get_id().as_str(), "help" | "version") {
+                    continue;
+                }
+                let help = arg.get_help().map(|help| help.to_string()).unwrap_or_default();
+                if help.trim().is_empty() || help.contains('\n') {
+                    missing.push(format!("latchkey {words} {}", arg.get_id()));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no one-line help: {missing:#?}");
+    }
+
+    /// The variables each command reads, by the first word of its path.
+    fn variables_read_by(top: &str) -> &'static [&'static str] {
+        match top {
+            "serve" => &[
+                "LATCHKEY_DATABASE",
+                "LATCHKEY_LISTEN",
+                "LATCHKEY_LOG",
+                "LATCHKEY_LOG_FORMAT",
+            ],
+            "admin-token" | "admin" => &["LATCHKEY_DATABASE"],
+            "tokens" | "apps" => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
+            _ => &[],
+        }
+    }
+
+    #[test]
+    fn every_environment_variable_is_in_the_help_of_the_commands_that_read_it() {
+        let mut missing = Vec::new();
+        for (words, mut command) in every_subcommand() {
+            // A command with subcommands reads nothing itself.
+            if command.has_subcommands() {
+                continue;
+            }
+            let help = command.render_help().to_string();
+            for variable in variables_read_by(&words[0]) {
+                // `[env: NAME=value]`, or `[env: NAME]` when the value is secret.
+                let shown = [format!("[env: {variable}="), format!("[env: {variable}]")];
+                if !shown.iter().any(|shown| help.contains(shown)) {
+                    missing.push(format!("latchkey {} --help lacks {variable}", words.join(" ")));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    #[test]
+    fn database_options_are_listed_apart() {
+        let mut serve = Cli::command().find_subcommand("serve").unwrap().clone();
+        let help = serve.render_help().to_string();
+        let heading = help.find("Database options:").expect("a Database options heading");
+        assert!(help.find("--database").unwrap() > heading, "{help}");
+        // Own options declared after the database's stay under their own heading.
+        for own in ["--listen", "--log <FILTER>"] {
+            assert!(help.find(own).unwrap() < heading, "{own}: {help}");
         }
     }
 }

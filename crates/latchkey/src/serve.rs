@@ -10,9 +10,10 @@ use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
 use latchkey_server::auth::Lifetimes;
 use latchkey_server::{app, feed, AppState, Settings};
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
-use crate::database::DatabaseArgs;
+use crate::database::{masked, sqlite_url, DatabaseArgs};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LogFormat {
@@ -58,6 +59,69 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Which log lines to write: a level (error, warn, info, debug, trace,
+    /// off) and TARGET=LEVEL pairs, comma-separated, e.g. tower_http=debug,info.
+    #[arg(long, env = "LATCHKEY_LOG", value_name = "FILTER", default_value = "info", value_parser = LogFilter::parse)]
+    log: LogFilter,
+}
+
+/// A `--log` filter, checked when the command line is read.
+#[derive(Clone, Debug)]
+struct LogFilter(String);
+
+impl LogFilter {
+    /// Refuses what tracing would accept but almost surely is a mistake: a
+    /// directive without a level is a target to log at every level, so a
+    /// misspelt level (`debgu`) would quietly turn all logging off.
+    fn parse(text: &str) -> Result<LogFilter, String> {
+        let expected = "expected a level (error, warn, info, debug, trace, off) or TARGET=LEVEL, \
+                        comma-separated, e.g. warn or tower_http=debug,info";
+        for directive in text.split(',').filter(|directive| !directive.is_empty()) {
+            let after_spans = directive.rsplit_once(']').map_or(directive, |(_, rest)| rest);
+            if directive.parse::<LevelFilter>().is_err() && !after_spans.contains('=') {
+                return Err(format!("{directive:?} names no level; {expected}"));
+            }
+        }
+        EnvFilter::builder()
+            .parse(text)
+            .map_err(|error| format!("{error}; {expected}"))?;
+        Ok(LogFilter(text.to_string()))
+    }
+
+    fn env_filter(&self) -> EnvFilter {
+        EnvFilter::builder()
+            .parse(&self.0)
+            .expect("--log was checked when the command line was read")
+    }
+}
+
+/// What a start on an existing database says instead of the admin token it
+/// printed the first time: how to mint another, runnable from any folder.
+fn restart_hint(database: &DatabaseArgs) -> String {
+    match database.sqlite_file() {
+        Some(path) => {
+            let url = sqlite_url(&path);
+            format!(
+                "latchkey: existing database {url}; for an admin token run: latchkey admin-token --database {}",
+                shell_word(&url)
+            )
+        }
+        None => format!(
+            "latchkey: existing database {}; for an admin token run: latchkey admin-token \
+             with the same --database / LATCHKEY_DATABASE",
+            masked(&database.database)
+        ),
+    }
+}
+
+/// `text` as one shell word: as it is when that is safe, else single-quoted.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// A default duration as the milliseconds a flag takes.
@@ -65,11 +129,10 @@ const fn millis(duration: Duration) -> u64 {
     duration.as_millis() as u64
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("LATCHKEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+fn init_logging(format: LogFormat, filter: &LogFilter) {
     // Colours only for a person at a terminal, never into a log file.
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter.env_filter())
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
@@ -90,12 +153,17 @@ async fn shutdown_signal() {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    init_logging(args.log_format);
+    init_logging(args.log_format, &args.log);
     let store = args.database.open().await?;
     let (signer, keys) = load_keys(&*store).await.context("loading the signing keys")?;
-    if let Some(token) = bootstrap(&*store, &signer).await.context("creating the admin user")? {
-        eprintln!("latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:");
-        eprintln!("latchkey: admin token: {token}");
+    match bootstrap(&*store, &signer).await.context("creating the admin user")? {
+        Some(token) => {
+            eprintln!(
+                "latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:"
+            );
+            eprintln!("latchkey: admin token: {token}");
+        }
+        None => eprintln!("{}", restart_hint(&args.database)),
     }
     let settings = Settings {
         auth_cache: Lifetimes {
@@ -119,4 +187,32 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("sqlite:///srv/k.db"), "sqlite:///srv/k.db");
+        assert_eq!(shell_word("sqlite:///My Data/k.db"), "'sqlite:///My Data/k.db'");
+        assert_eq!(shell_word("sqlite:///it's/k.db"), r"'sqlite:///it'\''s/k.db'");
+    }
+
+    #[test]
+    fn log_filters() {
+        for good in [
+            "info",
+            "warn",
+            "tower_http=debug,info",
+            "latchkey_server[request]=trace",
+            "OFF",
+        ] {
+            assert!(LogFilter::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["garbage", "debgu", "info,latchkey_server", "tower_http=loud"] {
+            assert!(LogFilter::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

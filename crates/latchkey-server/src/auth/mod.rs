@@ -103,7 +103,7 @@ impl AuthFailure {
     fn error(self) -> ApiError {
         ApiError::unauthorized(match self {
             AuthFailure::MissingHeader => "send exactly one header Authorization: Bearer <token>",
-            AuthFailure::MalformedHeader => "send exactly one header Authorization: Bearer <token>, as plain text",
+            AuthFailure::MalformedHeader => "send one Authorization header: \"Bearer \" followed by an API token",
             AuthFailure::BadSignature | AuthFailure::UnknownToken => {
                 "the token is not valid: unknown, revoked or forged"
             }

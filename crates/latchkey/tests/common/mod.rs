@@ -12,7 +12,7 @@
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -520,7 +520,13 @@ pub struct CliOutput {
 /// bounded in time, successful or not. Both outputs are drained on their own
 /// threads, so a long listing can never fill a pipe and stall the command.
 pub fn cli(args: &[&str], env: &[(&str, &str)]) -> CliOutput {
+    cli_in(Path::new("."), args, env)
+}
+
+/// [`cli`] with `dir` as the working directory.
+pub fn cli_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
     let mut child = cli_command()
+        .current_dir(dir)
         .args(args)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
