@@ -237,9 +237,19 @@ fn run_readme(blocks: &[Block], server: &Server) {
         state.path(),
     );
     let read = |name: &str| fs::read_to_string(state.path().join(name)).unwrap_or_default();
+    // The README line of the command that failed, when one did.
+    let failed_line = read("failed")
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse().ok())
+        .and_then(|line| script.origin(line));
 
     let mut problems = Vec::new();
     for expectation in &script.expectations {
+        // A command that failed is reported below; what it printed is moot.
+        if failed_line.is_some_and(|line| (expectation.command_line..expectation.line).contains(&line)) {
+            continue;
+        }
         let Ok(actual) = fs::read_to_string(&expectation.output) else {
             if status.success() {
                 problems.push(format!(
@@ -262,11 +272,6 @@ fn run_readme(blocks: &[Block], server: &Server) {
     }
     if !status.success() {
         let block = read("block").trim().to_string();
-        let failed_line = read("failed")
-            .lines()
-            .next()
-            .and_then(|line| line.trim().parse().ok())
-            .and_then(|line| script.origin(line));
         let place = match failed_line {
             Some(line) => format!("README.md line {line} (in the block at line {block})"),
             None => format!("the block at README.md line {block}"),
