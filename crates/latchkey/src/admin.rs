@@ -114,8 +114,8 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
         // without one is not the one a server runs on.
         if created && !announced_new {
             eprintln!(
-                "latchkey: created the admin user in {}, which had none, so no server has started on this \
-                 database yet: is --database / LATCHKEY_DATABASE the server's?",
+                "latchkey: created the admin user in {}, which had none: no server has started on this \
+                 database yet (if one runs, is --database / LATCHKEY_DATABASE the server's?)",
                 masked(&args.database.database)
             );
         }
