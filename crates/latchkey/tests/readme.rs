@@ -66,7 +66,6 @@ async fn readme_examples_run_and_print_what_the_readme_says() {
 }
 
 /// A line of README.md: its number (from 1) and its text.
-#[derive(Clone)]
 struct Line {
     number: usize,
     text: String,
@@ -160,11 +159,11 @@ fn script(blocks: &[Block], base_url: &str, state: &Path) -> Script {
         expectations: Vec::new(),
     };
     let failed = state.join("failed");
-    script.push(0, format!("trap 'echo \"$LINENO\" >> {}' ERR", failed.display()));
+    script.push(0, format!("trap 'echo \"$LINENO\" >> \"{}\"' ERR", failed.display()));
     for block in blocks {
         script.push(
             block.fence_line,
-            format!("echo {} > {}", block.fence_line, state.join("block").display()),
+            format!("echo {} > \"{}\"", block.fence_line, state.join("block").display()),
         );
         let lines: Vec<Line> = block
             .lines
@@ -201,7 +200,7 @@ fn script(blocks: &[Block], base_url: &str, state: &Path) -> Script {
             for line in command {
                 script.push(line.number, line.text.clone());
             }
-            script.push(first.number, format!("}} > {}", output.display()));
+            script.push(first.number, format!("}} > \"{}\"", output.display()));
             script.expectations.push(Expectation {
                 command_line: first.number,
                 line: expected[0].number,
