@@ -4,6 +4,7 @@
 //! and verification. No database, no network, no files: the storage and HTTP
 //! crates call into this one.
 
+pub mod audit;
 pub mod glob;
 pub mod id;
 pub mod list;

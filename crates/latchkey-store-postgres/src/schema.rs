@@ -2,6 +2,7 @@
 //! may start at once on one database: a transaction-scoped advisory lock lets
 //! one migrate while the others wait, then find nothing left to do.
 
+use latchkey_store::audit::AUDIT_SCHEMA;
 use latchkey_store::sql::SCHEMA_V4;
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
@@ -102,6 +103,7 @@ CREATE TABLE auth_changes (
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
     SCHEMA_V4,
+    AUDIT_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -1,5 +1,6 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
+use latchkey_store::audit::AUDIT_SCHEMA;
 use latchkey_store::sql::SCHEMA_V4;
 use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -93,6 +94,7 @@ CREATE TABLE auth_changes (
 CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
     SCHEMA_V4,
+    AUDIT_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -111,6 +111,7 @@ pub trait Store: Send + Sync + 'static {
     async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges>;
 }
 
+pub mod audit;
 pub mod changes;
 pub mod sql;
 pub mod update;
