@@ -201,6 +201,22 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_restart_hint_hides_the_password() {
+        let database = DatabaseArgs {
+            database: "postgres://latchkey:hunter2@db/latchkey".to_string(),
+            pool_size: 16,
+            pool_timeout_ms: 2000,
+            connect_timeout_ms: 2000,
+        };
+        let hint = restart_hint(&database);
+        assert!(!hint.contains("hunter2"), "{hint}");
+        assert!(
+            hint.starts_with("latchkey: existing database postgres://latchkey:***@db/latchkey;"),
+            "{hint}"
+        );
+    }
+
+    #[test]
     fn log_filters() {
         for good in [
             "info",
