@@ -91,6 +91,9 @@ pub struct ApiToken {
     /// When it last changed.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub last_updated: Option<DateTime<Utc>>,
+    /// When it last authenticated a request (within seconds); `None` if never.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
+    pub last_used: Option<DateTime<Utc>>,
     /// When it stops working; `None` if never.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "wire_date")]
     pub expiration_date: Option<DateTime<Utc>>,
@@ -122,6 +125,7 @@ impl std::fmt::Debug for ApiToken {
             description,
             creation_date,
             last_updated,
+            last_used,
             expiration_date,
             scope,
             status,
@@ -140,6 +144,7 @@ impl std::fmt::Debug for ApiToken {
             .field("description", description)
             .field("creation_date", creation_date)
             .field("last_updated", last_updated)
+            .field("last_used", last_used)
             .field("expiration_date", expiration_date)
             .field("scope", scope)
             .field("status", status)

@@ -1,5 +1,7 @@
 //! Typed listing parameters.
 
+use chrono::{DateTime, Utc};
+
 /// A value a listing parameter takes on the wire.
 pub trait QueryValue: Copy {
     /// The wire spelling.
@@ -50,6 +52,8 @@ query_enum!(
         LastUpdated => "lastUpdated",
         /// By expiration; never-expiring tokens last.
         ExpirationDate => "expirationDate",
+        /// By last use; never-used tokens first.
+        LastUsed => "lastUsed",
     }
 );
 
@@ -110,6 +114,9 @@ pub struct ListParams<S, F> {
     pub filter_field: Option<F>,
     /// A glob: `*` matches any run of characters, case-insensitively.
     pub filter: Option<String>,
+    /// Token listings only: tokens last used before this instant, and those
+    /// never used.
+    pub last_used_before: Option<DateTime<Utc>>,
 }
 
 /// Parameters of a token listing.
@@ -126,6 +133,7 @@ impl<S, F> Default for ListParams<S, F> {
             per_page: None,
             filter_field: None,
             filter: None,
+            last_used_before: None,
         }
     }
 }
@@ -188,7 +196,18 @@ impl<S: QueryValue, F: QueryValue> ListParams<S, F> {
         if let Some(filter) = &self.filter {
             query.push(("filter", filter.clone()));
         }
+        if let Some(before) = self.last_used_before {
+            query.push(("lastUsedBefore", before.timestamp_millis().to_string()));
+        }
         query
+    }
+}
+
+impl TokenListParams {
+    /// Keep only tokens last used before `before`, and those never used.
+    pub fn last_used_before(mut self, before: DateTime<Utc>) -> Self {
+        self.last_used_before = Some(before);
+        self
     }
 }
 
@@ -203,7 +222,8 @@ mod tests {
             .sort_direction(SortDirection::Desc)
             .page(2)
             .per_page(10)
-            .filter(TokenFilterField::Name, "my*token");
+            .filter(TokenFilterField::Name, "my*token")
+            .last_used_before(DateTime::from_timestamp_millis(1_700_000_000_123).unwrap());
         let query = params.to_query();
         assert_eq!(
             query,
@@ -214,6 +234,7 @@ mod tests {
                 ("perPage", "10".to_string()),
                 ("filterField", "name".to_string()),
                 ("filter", "my*token".to_string()),
+                ("lastUsedBefore", "1700000000123".to_string()),
             ]
         );
         assert!(TokenListParams::new().to_query().is_empty());

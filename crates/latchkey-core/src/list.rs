@@ -2,6 +2,7 @@
 //! for values outside what each listing accepts.
 
 use crate::glob::Glob;
+use crate::time::Millis;
 use crate::validate::Invalid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +13,8 @@ pub enum SortField {
     CreationDate,
     LastUpdated,
     ExpirationDate,
+    /// Never-used tokens sort as used infinitely early.
+    LastUsed,
 }
 
 impl SortField {
@@ -23,6 +26,7 @@ impl SortField {
             SortField::CreationDate => "creationDate",
             SortField::LastUpdated => "lastUpdated",
             SortField::ExpirationDate => "expirationDate",
+            SortField::LastUsed => "lastUsed",
         }
     }
 }
@@ -67,6 +71,8 @@ pub struct Filter {
 pub struct Listing {
     sort_fields: &'static [SortField],
     filter_fields: &'static [FilterField],
+    /// Whether `lastUsedBefore` is a parameter (tokens only).
+    filters_last_use: bool,
 }
 
 pub const TOKEN_LISTING: Listing = Listing {
@@ -77,8 +83,10 @@ pub const TOKEN_LISTING: Listing = Listing {
         SortField::CreationDate,
         SortField::LastUpdated,
         SortField::ExpirationDate,
+        SortField::LastUsed,
     ],
     filter_fields: &[FilterField::Name, FilterField::Status],
+    filters_last_use: true,
 };
 
 pub const APPLICATION_LISTING: Listing = Listing {
@@ -89,6 +97,7 @@ pub const APPLICATION_LISTING: Listing = Listing {
         SortField::LastUpdated,
     ],
     filter_fields: &[FilterField::Name],
+    filters_last_use: false,
 };
 
 pub const MAX_PER_PAGE: u32 = 1000;
@@ -105,6 +114,8 @@ pub struct ListQuery {
     pub page: u64,
     pub per_page: u32,
     pub filter: Option<Filter>,
+    /// Only tokens last used before this instant, never-used ones included.
+    pub last_used_before: Option<Millis>,
 }
 
 impl Default for ListQuery {
@@ -115,6 +126,7 @@ impl Default for ListQuery {
             page: 0,
             per_page: MAX_PER_PAGE,
             filter: None,
+            last_used_before: None,
         }
     }
 }
@@ -168,10 +180,21 @@ impl Listing {
         let mut query = ListQuery::default();
         let (mut filter_field, mut filter) = (None, None);
         for (key, value) in pairs {
-            let known = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
+            let known = [
+                "sortField",
+                "sortDirection",
+                "page",
+                "perPage",
+                "filterField",
+                "filter",
+                "lastUsedBefore",
+            ];
             let Some(&key) = known.iter().find(|known| **known == key) else {
                 continue;
             };
+            if key == "lastUsedBefore" && !self.filters_last_use {
+                continue;
+            }
             if seen.contains(&key) {
                 return Err(Invalid::new(format!("{key} may be given only once")));
             }
@@ -204,6 +227,14 @@ impl Listing {
                         )));
                     }
                     filter = Some(Glob::new(value))
+                }
+                "lastUsedBefore" => {
+                    let range = "of milliseconds since the Unix epoch, from 0 to 9223372036854775807";
+                    let before = whole_number(key, value, range)?;
+                    query.last_used_before = Some(
+                        Millis::try_from(before)
+                            .map_err(|_| Invalid::new(format!("lastUsedBefore must be a whole number {range}")))?,
+                    );
                 }
                 _ => {}
             }
@@ -240,9 +271,11 @@ mod tests {
             ("perPage", "1000"),
             ("filterField", "status"),
             ("filter", "act*"),
+            ("lastUsedBefore", "9223372036854775807"),
         ])
         .unwrap();
         assert_eq!(query.sort_field, SortField::ExpirationDate);
+        assert_eq!(query.last_used_before, Some(Millis::MAX));
         assert_eq!(query.sort_direction, SortDirection::Desc);
         assert_eq!(query.page, u64::MAX);
         assert_eq!(query.offset(), None);
@@ -251,6 +284,12 @@ mod tests {
             parse(&[("sortDirection", "")]).unwrap().sort_direction,
             SortDirection::Asc
         );
+        assert_eq!(
+            parse(&[("sortField", "lastUsed")]).unwrap().sort_field,
+            SortField::LastUsed
+        );
+        let apps = APPLICATION_LISTING.parse([("lastUsedBefore", "x")]).unwrap();
+        assert_eq!(apps, ListQuery::default(), "applications ignore lastUsedBefore");
     }
 
     #[test]
@@ -266,7 +305,7 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (
                 &[("sortField", "color")],
-                "sortField must be one of: name, status, id, creationDate, lastUpdated, expirationDate",
+                "sortField must be one of: name, status, id, creationDate, lastUpdated, expirationDate, lastUsed",
             ),
             (&[("sortField", "")], "sortField must be one of"),
             (&[("sortDirection", "up")], "sortDirection must be one of: asc, desc"),
@@ -282,6 +321,19 @@ mod tests {
                 "filterField must be one of: name, status",
             ),
             (&[("page", "1"), ("page", "2")], "page may be given only once"),
+            (
+                &[("lastUsedBefore", "-1")],
+                "lastUsedBefore must be a whole number of milliseconds since the Unix epoch",
+            ),
+            (&[("lastUsedBefore", "")], "lastUsedBefore must be a whole number"),
+            (
+                &[("lastUsedBefore", "9223372036854775808")],
+                "lastUsedBefore must be a whole number",
+            ),
+            (
+                &[("lastUsedBefore", "2030-01-01")],
+                "lastUsedBefore must be a whole number",
+            ),
             (
                 &[("filterField", "name"), ("filter", &"*a".repeat(513))],
                 "filter must be at most 1024 characters",
@@ -307,8 +359,24 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    const KNOWN: [&str; 6] = ["sortField", "sortDirection", "page", "perPage", "filterField", "filter"];
-    const TOKEN_SORTS: [&str; 6] = ["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"];
+    const KNOWN: [&str; 7] = [
+        "sortField",
+        "sortDirection",
+        "page",
+        "perPage",
+        "filterField",
+        "filter",
+        "lastUsedBefore",
+    ];
+    const TOKEN_SORTS: [&str; 7] = [
+        "name",
+        "status",
+        "id",
+        "creationDate",
+        "lastUpdated",
+        "expirationDate",
+        "lastUsed",
+    ];
     const APPLICATION_SORTS: [&str; 4] = ["name", "id", "creationDate", "lastUpdated"];
 
     /// Why the table refuses a query: a parameter given twice, or a value
@@ -320,7 +388,12 @@ mod properties {
     }
 
     /// What the spec's table says one listing makes of the pairs.
-    fn reference(sorts: &[&str], filter_fields: &[&str], pairs: &[(String, String)]) -> Result<ListQuery, Refused> {
+    fn reference(
+        sorts: &[&str],
+        filter_fields: &[&str],
+        filters_last_use: bool,
+        pairs: &[(String, String)],
+    ) -> Result<ListQuery, Refused> {
         let mut query = ListQuery::default();
         let mut given: Vec<&str> = Vec::new();
         let (mut filter_field, mut filter) = (None, None);
@@ -330,7 +403,7 @@ mod properties {
         };
         for (key, value) in pairs {
             let key = key.as_str();
-            if !KNOWN.contains(&key) {
+            if !KNOWN.contains(&key) || (key == "lastUsedBefore" && !filters_last_use) {
                 continue;
             }
             if given.contains(&key) {
@@ -352,6 +425,10 @@ mod properties {
                 "perPage" => {
                     let per_page = whole_number(value).filter(|n| (1..=1000).contains(n));
                     query.per_page = per_page.ok_or_else(refused)? as u32;
+                }
+                "lastUsedBefore" => {
+                    let before = whole_number(value).filter(|n| *n <= i64::MAX as u64);
+                    query.last_used_before = Some(before.ok_or_else(refused)? as i64);
                 }
                 _ if value.trim().is_empty() => {}
                 "filterField" => {
@@ -388,6 +465,7 @@ mod properties {
             "creationDate" => SortField::CreationDate,
             "lastUpdated" => SortField::LastUpdated,
             "expirationDate" => SortField::ExpirationDate,
+            "lastUsed" => SortField::LastUsed,
             _ => return None,
         })
     }
@@ -418,6 +496,7 @@ mod properties {
                 "18446744073709551615",
             ])
             .chain(&["18446744073709551616", "99999999999999999999999", "a*", "*", "Σ*"])
+            .chain(&["9223372036854775807", "9223372036854775808"])
             .map(|value| value.to_string())
             .collect();
         prop_oneof![
@@ -439,7 +518,8 @@ mod properties {
         pairs: &[(String, String)],
     ) -> Result<(), TestCaseError> {
         let parsed = listing.parse(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())));
-        match (parsed, reference(sorts, filter_fields, pairs)) {
+        let expected = reference(sorts, filter_fields, listing.filters_last_use, pairs);
+        match (parsed, expected) {
             (Ok(query), Ok(expected)) => prop_assert_eq!(query, expected),
             (Err(refusal), Err(Refused::Twice(parameter))) => {
                 prop_assert_eq!(refusal.message(), format!("{parameter} may be given only once"));

@@ -104,6 +104,9 @@ pub struct TokenRecord {
     pub last_updated: Millis,
     pub expiration_date: Option<Millis>,
     pub digest: Digest,
+    /// When the token last authenticated a request, as far as the store
+    /// knows (uses are written in batches); `None` if never.
+    pub last_used: Option<Millis>,
 }
 
 impl TokenRecord {
@@ -115,6 +118,7 @@ impl TokenRecord {
     pub fn to_wire(&self) -> ApiToken<'_> {
         ApiToken {
             record: self,
+            last_used: self.last_used,
             secret: None,
         }
     }
@@ -123,7 +127,18 @@ impl TokenRecord {
     pub fn to_wire_with_secret<'a>(&'a self, secret: &'a str) -> ApiToken<'a> {
         ApiToken {
             record: self,
+            last_used: self.last_used,
             secret: Some(secret),
+        }
+    }
+
+    /// The wire form without `lastUsed`, for a record as an authentication
+    /// cache holds it: its last use is as old as the read that cached it.
+    pub fn to_wire_without_last_use(&self) -> ApiToken<'_> {
+        ApiToken {
+            record: self,
+            last_used: None,
+            secret: None,
         }
     }
 }
@@ -131,12 +146,15 @@ impl TokenRecord {
 /// The API Token of `schemas/apiToken.json`.
 pub struct ApiToken<'a> {
     record: &'a TokenRecord,
+    last_used: Option<Millis>,
     secret: Option<&'a str>,
 }
 
 impl ApiToken<'_> {
     fn field_count(&self) -> usize {
-        12 + usize::from(self.record.expiration_date.is_some()) + usize::from(self.secret.is_some())
+        12 + usize::from(self.record.expiration_date.is_some())
+            + usize::from(self.last_used.is_some())
+            + usize::from(self.secret.is_some())
     }
 
     /// Writes the fields into an open map, so callers can append their own.
@@ -153,6 +171,9 @@ impl ApiToken<'_> {
         map.serialize_entry("description", &record.description)?;
         map.serialize_entry("creationDate", &to_wire(record.creation_date))?;
         map.serialize_entry("lastUpdated", &to_wire(record.last_updated))?;
+        if let Some(last_used) = self.last_used {
+            map.serialize_entry("lastUsed", &to_wire(last_used))?;
+        }
         if let Some(expiration) = record.expiration_date {
             map.serialize_entry("expirationDate", &to_wire(expiration))?;
         }

@@ -37,6 +37,17 @@ pub fn parse_expiry(text: &str, now: Millis) -> Option<Millis> {
         let last_millisecond = NaiveTime::from_hms_milli_opt(23, 59, 59, 999)?;
         return Some(day.and_time(last_millisecond).and_utc().timestamp_millis());
     }
+    let at = parse_duration(text)?.checked_add(now)?;
+    DateTime::<Utc>::from_timestamp_millis(at).map(|_| at)
+}
+
+/// The forms [`parse_duration`] accepts, with examples, for messages.
+pub const DURATION_FORMS: &str = "a whole number of days, hours or minutes (90d, 12h, 30m)";
+
+/// A span of time as a person types it: a whole number of days, hours or
+/// minutes (`30d`, `12h`, `90m`), in milliseconds. `None` for anything else
+/// or a span too long to represent.
+pub fn parse_duration(text: &str) -> Option<Millis> {
     let unit_millis: Millis = match text.chars().last()? {
         'd' => 86_400_000,
         'h' => 3_600_000,
@@ -47,12 +58,7 @@ pub fn parse_expiry(text: &str, now: Millis) -> Option<Millis> {
     if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let at = count
-        .parse::<Millis>()
-        .ok()?
-        .checked_mul(unit_millis)?
-        .checked_add(now)?;
-    DateTime::<Utc>::from_timestamp_millis(at).map(|_| at)
+    count.parse::<Millis>().ok()?.checked_mul(unit_millis)
 }
 
 #[cfg(test)]
@@ -82,6 +88,25 @@ mod tests {
         assert_eq!(parse_expiry("12h", now), Some(now + 12 * 3_600_000));
         assert_eq!(parse_expiry("90m", now), Some(now + 90 * 60_000));
         assert_eq!(parse_expiry("0m", now), Some(now));
+    }
+
+    #[test]
+    fn durations_are_whole_days_hours_or_minutes() {
+        assert_eq!(parse_duration("90d"), Some(90 * 86_400_000));
+        assert_eq!(parse_duration("12h"), Some(12 * 3_600_000));
+        assert_eq!(parse_duration("0m"), Some(0));
+        for text in [
+            "",
+            "d",
+            "90",
+            "90s",
+            "-1d",
+            "1.5h",
+            "2030-01-01",
+            "99999999999999999999d",
+        ] {
+            assert_eq!(parse_duration(text), None, "{text:?}");
+        }
     }
 
     #[test]

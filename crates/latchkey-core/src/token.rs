@@ -155,6 +155,7 @@ impl Signer {
             last_updated: now,
             expiration_date: new.expiration_date,
             digest: digest(&secret),
+            last_used: None,
         };
         (record, secret)
     }

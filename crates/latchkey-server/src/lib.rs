@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod error;
 pub mod feed;
+pub mod last_use;
 pub mod metrics;
 pub mod openapi;
 mod rate_limit;

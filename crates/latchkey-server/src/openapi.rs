@@ -350,10 +350,27 @@ pub struct TokenListQuery;
 
 impl IntoParams for TokenListQuery {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        listing(
-            &["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"],
+        let mut params = listing(
+            &[
+                "name",
+                "status",
+                "id",
+                "creationDate",
+                "lastUpdated",
+                "expirationDate",
+                "lastUsed",
+            ],
             &["name", "status"],
-        )
+        );
+        params.push(query(
+            "lastUsedBefore",
+            "Only tokens last used before this instant, in milliseconds since the Unix epoch; never-used tokens included.",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .maximum(Some(i64::MAX)),
+        ));
+        params
     }
 }
 
@@ -538,6 +555,10 @@ pub struct ApiToken {
     pub creation_date: String,
     #[schema(format = DateTime)]
     pub last_updated: String,
+    /// When the token last authenticated a request, within seconds; absent
+    /// when never, in the create response, and from introspection.
+    #[schema(required = false, format = DateTime)]
+    pub last_used: String,
     /// Absent when the token never expires.
     #[schema(required = false, format = DateTime)]
     pub expiration_date: String,

@@ -8,6 +8,7 @@ use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
 use crate::auth::{AuthCache, Lifetimes};
+use crate::last_use::LastUses;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
 
@@ -22,6 +23,8 @@ pub struct Settings {
     pub auth_change_poll: Option<Duration>,
     /// Requests per second one token may make; `None` is unlimited.
     pub rate_limit: Option<NonZeroU32>,
+    /// How often tokens' last uses are written ([`crate::last_use`]).
+    pub last_use_flush: Duration,
 }
 
 #[derive(Clone)]
@@ -32,6 +35,7 @@ pub struct Shared {
     pub signer: Signer,
     pub keys: KeyRing,
     pub auth: AuthCache,
+    pub last_uses: LastUses,
     pub rate_limit: RateLimit,
     pub metrics: Arc<Metrics>,
 }
@@ -53,6 +57,7 @@ impl AppState {
             signer,
             keys,
             auth,
+            last_uses: LastUses::default(),
             rate_limit,
             metrics: Arc::new(Metrics::new()),
         }))

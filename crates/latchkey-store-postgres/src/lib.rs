@@ -18,8 +18,8 @@ use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
-    count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
-    Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
+    ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
 use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
@@ -57,8 +57,14 @@ const DIALECT: Dialect = Dialect {
     now_millis: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
 };
 
-fn bind(params: &[String]) -> Vec<&(dyn ToSql + Sync)> {
-    params.iter().map(|value| value as &(dyn ToSql + Sync)).collect()
+fn bind(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|value| match value {
+            SqlValue::Text(text) => text as &(dyn ToSql + Sync),
+            SqlValue::Integer(number) => number,
+        })
+        .collect()
 }
 
 /// The counts kept with `application` (none when it does not exist).
@@ -567,6 +573,7 @@ impl Store for PostgresStore {
         let updated: Vec<i64> = tokens.iter().map(|t| t.last_updated).collect();
         let expires: Vec<i64> = tokens.iter().map(|t| expires_at(t.expiration_date)).collect();
         let digests: Vec<&[u8]> = tokens.iter().map(|t| t.digest.as_slice()).collect();
+        let last_used: Vec<i64> = tokens.iter().map(|t| last_used_at(t.last_used)).collect();
 
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
@@ -574,7 +581,8 @@ impl Store for PostgresStore {
             &format!(
                 "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) SELECT * FROM UNNEST(
                     $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                    $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::bytea[], $15::text[])"
+                    $9::text[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::bytea[], $15::int8[],
+                    $16::text[])"
             ),
             &[
                 &ids,
@@ -591,6 +599,7 @@ impl Store for PostgresStore {
                 &updated,
                 &expires,
                 &digests,
+                &last_used,
                 &names_lower,
             ],
         )
@@ -684,6 +693,32 @@ impl Store for PostgresStore {
         log_changes(&tx, &[AuthChange::Token(token.digest)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))
+    }
+
+    async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()> {
+        let ids: Vec<String> = uses.iter().map(|(id, _)| id.to_string()).collect();
+        let times: Vec<i64> = uses.iter().map(|(_, at)| *at).collect();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        // A use is never worth making a change wait: past this, give up (the
+        // caller keeps the uses for its next try) rather than hold rows that
+        // a PATCH or an application's deletion is waiting for.
+        tx.batch_execute("SET LOCAL lock_timeout = '200ms'")
+            .await
+            .map_err(database)?;
+        // Rows are locked in id order, so instances writing overlapping
+        // batches wait for each other instead of deadlocking.
+        tx.execute(
+            "WITH uses AS (SELECT * FROM unnest($1::text[], $2::int8[]) AS uses(id, at)),
+             locked AS (SELECT tokens.id, uses.at FROM tokens JOIN uses ON uses.id = tokens.id
+                        ORDER BY tokens.id FOR NO KEY UPDATE OF tokens)
+             UPDATE tokens SET last_used = GREATEST(tokens.last_used, locked.at)
+             FROM locked WHERE tokens.id = locked.id",
+            &[&ids, &times],
+        )
+        .await
+        .map_err(database)?;
+        tx.commit().await.map_err(database)
     }
 
     async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {

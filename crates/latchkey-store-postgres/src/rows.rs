@@ -5,7 +5,7 @@ use latchkey_core::model::{
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
-use latchkey_store::sql::{expiration_date, scope_names};
+use latchkey_store::sql::{expiration_date, last_use, scope_names};
 use latchkey_store::{Credential, StoreError};
 use tokio_postgres::Row;
 
@@ -46,6 +46,7 @@ pub fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         last_updated: get(row, "updated_at")?,
         expiration_date: expiration_date(expires),
         digest: digest.try_into().map_err(|_| corrupt("digest"))?,
+        last_used: last_use(get(row, "last_used")?),
     })
 }
 

@@ -3,7 +3,7 @@
 //! one migrate while the others wait, then find nothing left to do.
 
 use latchkey_store::audit::AUDIT_SCHEMA;
-use latchkey_store::sql::SCHEMA_V4;
+use latchkey_store::sql::{LAST_USED_SCHEMA, SCHEMA_V4};
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
 
@@ -104,6 +104,7 @@ CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
     SCHEMA_V4,
     AUDIT_SCHEMA,
+    LAST_USED_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -21,8 +21,8 @@ use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
-    count_changes, count_select, credential_select, expires_at, listing, page_select, scope_text, ApplicationColumns,
-    Columns, Dialect, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
+    ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
 use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
@@ -97,7 +97,7 @@ fn list_page<C: Columns, T>(
         None => {
             let count: i64 = tx
                 .prepare_cached(&count_select(table, &sql))?
-                .query_row(params_from_iter(sql.params.iter()), |row| row.get(0))?;
+                .query_row(params_from_iter(sql.params.iter().map(bound)), |row| row.get(0))?;
             count.max(0) as u64
         }
     };
@@ -107,12 +107,27 @@ fn list_page<C: Columns, T>(
             let text = page_select(table, columns, &sql, DIALECT.placeholder);
             let mut statement = tx.prepare_cached(&text)?;
             let window = [Value::Integer(i64::from(query.per_page)), Value::Integer(offset)];
-            let params = sql.params.iter().cloned().map(Value::Text).chain(window);
+            let params = sql.params.iter().map(bound).chain(window);
             let rows = statement.query_map(params_from_iter(params), from_row)?;
             rows.collect::<rusqlite::Result<Vec<T>>>()?
         }
     };
     Ok(Page { items, total_count })
+}
+
+/// A listing's value as SQLite binds it.
+fn bound(value: &SqlValue) -> Value {
+    match value {
+        SqlValue::Text(text) => Value::Text(text.clone()),
+        SqlValue::Integer(number) => Value::Integer(*number),
+    }
+}
+
+/// Uses as the JSON array `[["id", at], …]` that `json_each` walks (ids are
+/// hexadecimal: nothing to escape).
+fn uses_json(uses: &[(Id, Millis)]) -> String {
+    let pairs: Vec<String> = uses.iter().map(|(id, at)| format!("[\"{id}\",{at}]")).collect();
+    format!("[{}]", pairs.join(","))
 }
 
 /// Moves an application's kept counts by `total` tokens, `active` of them
@@ -416,7 +431,7 @@ impl Store for SqliteStore {
             }
             let mut insert = tx
                 .prepare_cached(&format!(
-                    "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                    "INSERT INTO tokens ({TOKEN_COLUMNS}, name_lower) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
                 ))
                 .map_err(database)?;
             for token in &tokens {
@@ -436,6 +451,7 @@ impl Store for SqliteStore {
                         token.last_updated,
                         expires_at(token.expiration_date),
                         token.digest.as_slice(),
+                        last_used_at(token.last_used),
                         fold_case(&token.name),
                     ])
                     .map_err(database)?;
@@ -545,6 +561,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()> {
+        let uses = uses_json(uses);
+        self.write(move |tx| {
+            tx.prepare_cached(
+                "UPDATE tokens SET last_used = max(tokens.last_used, uses.value ->> 1) \
+                 FROM json_each(?1) AS uses WHERE tokens.id = uses.value ->> 0",
+            )
+            .and_then(|mut statement| statement.execute([uses]))
+            .map_err(database)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
         let (cursor, rows) = self
             .read(move |tx| match cursor {
@@ -577,11 +607,20 @@ mod tests {
     fn every_token_listing_walks_an_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("plan.db")).unwrap();
-        let fields = ["name", "status", "id", "creationDate", "lastUpdated", "expirationDate"];
-        let filters: [&[(&str, &str)]; 3] = [
+        let fields = [
+            "name",
+            "status",
+            "id",
+            "creationDate",
+            "lastUpdated",
+            "expirationDate",
+            "lastUsed",
+        ];
+        let filters: [&[(&str, &str)]; 4] = [
             &[],
             &[("filterField", "name"), ("filter", "seed-0001*")],
             &[("filterField", "status"), ("filter", "active")],
+            &[("lastUsedBefore", "1700000000000")],
         ];
         let counts = Some(TokenCounts {
             total: 1_000_000,
@@ -601,7 +640,7 @@ mod tests {
                             let text = page_select("tokens", TOKEN_COLUMNS, &sql, DIALECT.placeholder);
                             let mut explain = conn.prepare(&format!("EXPLAIN QUERY PLAN {text}")).unwrap();
                             let window = [Value::Integer(100), Value::Integer(0)];
-                            let params = sql.params.iter().cloned().map(Value::Text).chain(window);
+                            let params = sql.params.iter().map(bound).chain(window);
                             let plan: Vec<String> = explain
                                 .query_map(params_from_iter(params), |row| row.get::<_, String>(3))
                                 .unwrap()
@@ -609,9 +648,14 @@ mod tests {
                                 .unwrap();
                             let plan = plan.join("; ");
                             assert!(plan.contains("USING INDEX"), "{field} {direction} {filter:?}: {plan}");
-                            // A prefix glob under another sort may sort its (narrowed) range.
-                            let narrowed_by_name = filter.first() == Some(&("filterField", "name"));
-                            if !narrowed_by_name || field == "name" {
+                            // A prefix glob or a lastUsedBefore range under another sort
+                            // may sort its (narrowed) range.
+                            let narrowed = match filter.first() {
+                                Some(("filterField", "name")) => field != "name",
+                                Some(("lastUsedBefore", _)) => field != "lastUsed",
+                                _ => false,
+                            };
+                            if !narrowed {
                                 assert!(!plan.contains("TEMP B-TREE"), "{field} {direction} {filter:?}: {plan}");
                             }
                         }

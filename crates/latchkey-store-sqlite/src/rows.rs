@@ -5,7 +5,7 @@ use latchkey_core::model::{
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
-use latchkey_store::sql::{expiration_date, scope_names};
+use latchkey_store::sql::{expiration_date, last_use, scope_names};
 use latchkey_store::Credential;
 use rusqlite::types::Type;
 use rusqlite::{Error, Row};
@@ -44,15 +44,16 @@ pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         last_updated: row.get(11)?,
         expiration_date: expiration_date(expires),
         digest: row.get::<_, [u8; 32]>(13)?,
+        last_used: last_use(row.get(14)?),
     })
 }
 
 /// A token row followed by its application's owner type (`credential_select`).
 pub fn credential_from_row(row: &Row<'_>) -> rusqlite::Result<Credential> {
-    let owner: Option<String> = row.get(14)?;
+    let owner: Option<String> = row.get(15)?;
     let application_owner = match owner {
         None => None,
-        Some(text) => Some(AppOwnerType::parse(&text).ok_or_else(|| corrupt(14, "an owner type"))?),
+        Some(text) => Some(AppOwnerType::parse(&text).ok_or_else(|| corrupt(15, "an owner type"))?),
     };
     Ok(Credential {
         token: token_from_row(row)?,

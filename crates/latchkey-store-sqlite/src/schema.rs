@@ -1,7 +1,7 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
 use latchkey_store::audit::AUDIT_SCHEMA;
-use latchkey_store::sql::SCHEMA_V4;
+use latchkey_store::sql::{LAST_USED_SCHEMA, SCHEMA_V4};
 use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -95,6 +95,7 @@ CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
 "#,
     SCHEMA_V4,
     AUDIT_SCHEMA,
+    LAST_USED_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -167,5 +168,36 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .unwrap();
         assert_eq!(ids, ["t", "user token"], "the orphan goes, a user token stays");
+    }
+
+    /// A database from before last use was kept: its tokens count as never
+    /// used, and the listing indexes exist.
+    #[test]
+    fn migrating_to_last_use_makes_every_token_never_used() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before = MIGRATIONS.iter().position(|m| *m == LAST_USED_SCHEMA).unwrap();
+        for migration in &MIGRATIONS[..before] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64).unwrap();
+        conn.execute_batch(
+            "INSERT INTO tokens (id, owner_type, owner_id, creator_type, creator_id, creator_name, name, name_lower,
+                 description, scope, status, created_at, updated_at, expires_at, digest)
+             VALUES ('t', 'application', 'a', 'user', 'u', 'admin', 't', 't', '', '', 'active', 0, 0, 0, x'00');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let last_used: i64 = conn
+            .query_row("SELECT last_used FROM tokens WHERE id = 't'", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(last_used, latchkey_store::sql::NEVER_USED);
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name LIKE 'tokens_by_last_used%'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 2);
     }
 }

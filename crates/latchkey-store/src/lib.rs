@@ -105,6 +105,13 @@ pub trait Store: Send + Sync + 'static {
     /// Logs an [`AuthChange::Token`].
     async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
 
+    /// Records when tokens were last used: each `(token, at)` moves the
+    /// token's last use to `at` unless it is later already, so the latest
+    /// use any instance saw wins and a last use never moves back. One
+    /// statement for the whole batch; tokens since deleted are skipped.
+    /// Neither `lastUpdated` nor the change log moves.
+    async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()>;
+
     /// The authentication change log after `cursor`, oldest first (see
     /// [`changes`]). Without a cursor: no entries, and the cursor where a
     /// reader starting now begins.

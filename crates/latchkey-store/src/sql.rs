@@ -10,7 +10,7 @@ use latchkey_core::time::Millis;
 
 /// The token columns every query reads, in this order.
 pub const TOKEN_COLUMNS: &str = "id, owner_type, owner_id, creator_type, creator_id, creator_name, name, \
-    description, scope, status, created_at, updated_at, expires_at, digest";
+    description, scope, status, created_at, updated_at, expires_at, digest, last_used";
 
 /// The query for a credential: the token with this digest (placeholder 1)
 /// and, for an application token, its application's owner type, named
@@ -37,6 +37,17 @@ DELETE FROM tokens WHERE owner_type = 'application'
     AND NOT EXISTS (SELECT 1 FROM applications WHERE applications.id = tokens.owner_id);
 ";
 
+/// Adds each token's last use (see [`crate::Store::record_token_uses`]), the same on both
+/// backends: `last_used` holds [`NEVER_USED`] until the first use, so the
+/// never-used sort first in ascending order and `last_used < t` is one index
+/// range that includes them (a NULL would need its own branch of the plan,
+/// and SQLite's `max()` of a NULL is NULL). Two indexes, as for every sort.
+pub const LAST_USED_SCHEMA: &str = "
+ALTER TABLE tokens ADD COLUMN last_used BIGINT NOT NULL DEFAULT -9223372036854775808;
+CREATE INDEX tokens_by_last_used ON tokens(owner_id, last_used, id);
+CREATE INDEX tokens_by_last_used_desc ON tokens(owner_id, last_used DESC, id);
+";
+
 /// The application columns every query reads, in this order.
 pub const APPLICATION_COLUMNS: &str = "id, owner_type, owner_id, name, description, created_at, updated_at";
 
@@ -51,6 +62,19 @@ pub fn expires_at(expiration: Option<Millis>) -> Millis {
 /// The expiration date a stored `expires_at` means.
 pub fn expiration_date(expires_at: Millis) -> Option<Millis> {
     (expires_at != NEVER).then_some(expires_at)
+}
+
+/// `last_used` of a token never used: it sorts as used infinitely early.
+pub const NEVER_USED: Millis = i64::MIN;
+
+/// The stored `last_used` of a last use.
+pub fn last_used_at(last_used: Option<Millis>) -> Millis {
+    last_used.unwrap_or(NEVER_USED)
+}
+
+/// The last use a stored `last_used` means.
+pub fn last_use(last_used_at: Millis) -> Option<Millis> {
+    (last_used_at != NEVER_USED).then_some(last_used_at)
 }
 
 /// The stored `scope`: names joined by single spaces (no name holds one).
@@ -123,6 +147,13 @@ pub fn count_changes(tokens: &[TokenRecord]) -> Vec<(String, i64, i64)> {
 /// and sort what matched, which is small.
 const WALK_WHEN_ONE_IN: u64 = 8;
 
+/// A value bound to a listing's placeholder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Text(String),
+    Integer(i64),
+}
+
 /// The parts of a listing query that depend on its parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListingSql {
@@ -131,7 +162,7 @@ pub struct ListingSql {
     /// `ORDER BY …` including the `id` tie-break.
     pub order_by: String,
     /// The values for the placeholders in `conditions`, in order.
-    pub params: Vec<String>,
+    pub params: Vec<SqlValue>,
     /// `totalCount` when the kept counts answer it; `None` means count rows.
     pub total_count: Option<u64>,
 }
@@ -155,6 +186,8 @@ impl Columns for TokenColumns {
             SortField::LastUpdated => "updated_at",
             // Never-expiring tokens hold i64::MAX: they sort as infinitely late.
             SortField::ExpirationDate => "expires_at",
+            // Never-used tokens hold i64::MIN: they sort as infinitely early.
+            SortField::LastUsed => "last_used",
         }
     }
 
@@ -172,7 +205,7 @@ pub struct ApplicationColumns;
 impl Columns for ApplicationColumns {
     fn sort_column(field: SortField) -> &'static str {
         match field {
-            SortField::Name | SortField::Status | SortField::ExpirationDate => "name_lower",
+            SortField::Name | SortField::Status | SortField::ExpirationDate | SortField::LastUsed => "name_lower",
             SortField::Id => "id",
             SortField::CreationDate => "created_at",
             SortField::LastUpdated => "updated_at",
@@ -211,12 +244,12 @@ pub fn listing<C: Columns>(
     dialect: &Dialect,
     counts: Option<TokenCounts>,
 ) -> ListingSql {
-    let mut params: Vec<String> = Vec::new();
-    let mut bind = |value: String| {
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut bind = |value: SqlValue| {
         params.push(value);
         (dialect.placeholder)(params.len())
     };
-    let owner_list: Vec<String> = owners.iter().map(|owner| bind(owner.clone())).collect();
+    let owner_list: Vec<String> = owners.iter().map(|owner| bind(SqlValue::Text(owner.clone()))).collect();
     let mut conditions = format!("owner_id IN ({})", owner_list.join(", "));
     let mut total_count = counts.map(|counts| counts.total);
     match &query.filter {
@@ -250,7 +283,7 @@ pub fn listing<C: Columns>(
                     } else {
                         column.to_string()
                     };
-                    let value = bind(status.as_str().to_string());
+                    let value = bind(SqlValue::Text(status.as_str().to_string()));
                     conditions.push_str(&format!(" AND {column} = {value}"));
                     total_count = matching;
                 }
@@ -259,19 +292,25 @@ pub fn listing<C: Columns>(
         }
         Some(filter) => {
             let column = C::filter_column(filter.field);
-            let like = bind(filter.glob.to_sql_like());
+            let like = bind(SqlValue::Text(filter.glob.to_sql_like()));
             conditions.push_str(&format!(" AND {column} LIKE {like} ESCAPE '\\'"));
             let prefix = filter.glob.literal_prefix();
             if !prefix.is_empty() {
-                let low = bind(prefix.to_string());
+                let low = bind(SqlValue::Text(prefix.to_string()));
                 conditions.push_str(&format!(" AND {column} >= {low}"));
             }
             if let Some(upper) = filter.glob.prefix_upper_bound() {
-                let high = bind(upper);
+                let high = bind(SqlValue::Text(upper));
                 conditions.push_str(&format!(" AND {column} < {high}"));
             }
             total_count = None;
         }
+    }
+    if let Some(before) = query.last_used_before {
+        // Never-used tokens hold the smallest value: the range includes them.
+        let before = bind(SqlValue::Integer(before));
+        conditions.push_str(&format!(" AND last_used < {before}"));
+        total_count = None;
     }
     let direction = match query.sort_direction {
         SortDirection::Asc => "ASC",
@@ -307,6 +346,10 @@ mod tests {
         listing::<TokenColumns>(&["a".into()], &query, &QUESTION, counts)
     }
 
+    fn text(value: &str) -> SqlValue {
+        SqlValue::Text(value.to_string())
+    }
+
     #[test]
     fn a_prefix_glob_becomes_an_index_range() {
         let sql = tokens(
@@ -323,7 +366,10 @@ mod tests {
             "owner_id IN (?1) AND name_lower LIKE ?2 ESCAPE '\\' AND name_lower >= ?3 AND name_lower < ?4"
         );
         assert_eq!(sql.order_by, "ORDER BY status DESC, id ASC");
-        assert_eq!(sql.params, ["a", "seed-0001%", "seed-0001", "seed-0002"]);
+        assert_eq!(
+            sql.params,
+            [text("a"), text("seed-0001%"), text("seed-0001"), text("seed-0002")]
+        );
         assert_eq!(sql.total_count, None, "a name filter is counted");
     }
 
@@ -346,6 +392,27 @@ mod tests {
     }
 
     #[test]
+    fn last_used_sorts_by_its_column_and_filters_as_one_range() {
+        let counts = Some(TokenCounts { total: 100, active: 95 });
+        let sql = tokens(
+            &[
+                ("sortField", "lastUsed"),
+                ("sortDirection", "desc"),
+                ("filterField", "status"),
+                ("filter", "active"),
+                ("lastUsedBefore", "1700000000000"),
+            ],
+            counts,
+        );
+        assert_eq!(sql.conditions, "owner_id IN (?1) AND +status = ?2 AND last_used < ?3");
+        assert_eq!(sql.params[2], SqlValue::Integer(1_700_000_000_000));
+        assert_eq!(sql.order_by, "ORDER BY last_used DESC, id ASC");
+        assert_eq!(sql.total_count, None, "the kept counts know nothing of uses");
+        assert_eq!(last_use(last_used_at(None)), None);
+        assert_eq!(last_use(last_used_at(Some(5))), Some(5));
+    }
+
+    #[test]
     fn a_glob_holding_nul_matches_nothing_and_binds_nothing() {
         let sql = tokens(&[("filterField", "name"), ("filter", "a\0*")], None);
         assert_eq!(sql.conditions, "owner_id IN (?1) AND 1 = 0");
@@ -360,7 +427,7 @@ mod tests {
             common.conditions, "owner_id IN (?1) AND +status = ?2",
             "walk the name index"
         );
-        assert_eq!((common.params[1].as_str(), common.total_count), ("active", Some(95)));
+        assert_eq!((&common.params[1], common.total_count), (&text("active"), Some(95)));
 
         let rare = tokens(&[("filterField", "status"), ("filter", "in*")], counts);
         assert_eq!(

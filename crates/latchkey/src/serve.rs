@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
 use latchkey_server::auth::Lifetimes;
-use latchkey_server::{app, feed, AppState, Settings};
+use latchkey_server::{app, feed, last_use, AppState, Settings};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
@@ -56,6 +56,12 @@ pub struct ServeArgs {
     /// equal burst); 0, the default, is unlimited.
     #[arg(long, env = "LATCHKEY_RATE_LIMIT", default_value_t = 0)]
     rate_limit: u32,
+    /// How often (milliseconds) the tokens' last uses gathered in memory are
+    /// written to the database: a token's lastUsed lags its last use by up
+    /// to about this. Pending uses are also written on shutdown.
+    #[arg(long, env = "LATCHKEY_LAST_USE_FLUSH_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    last_use_flush_ms: u64,
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -174,19 +180,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         auth_cache_capacity: args.auth_cache_capacity,
         auth_change_poll: (args.auth_change_poll_ms > 0).then(|| Duration::from_millis(args.auth_change_poll_ms)),
         rate_limit: NonZeroU32::new(args.rate_limit),
+        last_use_flush: Duration::from_millis(args.last_use_flush_ms),
     };
     let state = AppState::new(store, signer, keys, &settings);
     if let Some(interval) = settings.auth_change_poll {
         feed::spawn(state.clone(), interval);
     }
+    last_use::spawn(state.clone(), settings.last_use_flush);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("latchkey: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("serving HTTP")
+        .context("serving HTTP")?;
+    // Every request has finished: the uses noted since the last flush are all.
+    if let Err(error) = last_use::flush(&state).await {
+        tracing::warn!(%error, "could not write tokens' last uses on shutdown: they are lost");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

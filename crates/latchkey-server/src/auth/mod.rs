@@ -32,6 +32,7 @@ pub use bearer::bearer;
 pub use cache::{Answer, AuthCache, Lifetimes, Read};
 
 use crate::error::{ApiError, ApiResult};
+use crate::last_use::PendingUse;
 use crate::state::AppState;
 
 /// What the caller can reach, resolved once per cached token.
@@ -48,6 +49,8 @@ pub enum Reach {
 pub struct Caller {
     pub token: TokenRecord,
     pub reach: Reach,
+    /// Where this token's uses are noted ([`crate::last_use`]).
+    pub last_use: Arc<PendingUse>,
 }
 
 /// The extractor: a handler that takes `Principal` runs only for a valid token.
@@ -148,7 +151,8 @@ async fn read_record(state: &AppState, key: &Digest) -> ApiResult<Verdict> {
             organizations: state.store.organizations_of(token.owner_id).await?,
         },
     };
-    Ok(Ok(Arc::new(Caller { token, reach })))
+    let last_use = state.last_uses.slot(token.id);
+    Ok(Ok(Arc::new(Caller { token, reach, last_use })))
 }
 
 /// The token's verdict, counted as a cache hit when this request did not
@@ -192,9 +196,11 @@ async fn authenticated_caller(state: &AppState, parts: &Parts) -> Result<Arc<Cal
     if caller.token.status != Status::Active {
         return Err(AuthFailure::Inactive.into());
     }
-    if caller.token.is_expired(now_millis()) {
+    let now = now_millis();
+    if caller.token.is_expired(now) {
         return Err(AuthFailure::Expired.into());
     }
+    caller.last_use.note(now);
     Ok(caller)
 }
 

@@ -136,6 +136,7 @@ impl AppsAction {
                     per_page: page.per_page,
                     filter_field,
                     filter: page.filter,
+                    last_used_before: None,
                 };
                 let apps = client.applications();
                 list(apps.get(&params), apps.pager(&params), page.all, "applications", output).await?;

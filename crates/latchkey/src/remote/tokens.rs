@@ -7,6 +7,7 @@ use latchkey_client::{
     ApiToken, ApiTokenPatch, ApplicationApiTokenPost, Client, CreatorType, TokenFilterField, TokenListParams,
     TokenSortField, TokenStatus,
 };
+use latchkey_core::time::{now_millis, parse_duration, DURATION_FORMS};
 
 use super::table::{date, full_date, Column, Item};
 use super::{deleted, list, show, Output, PageArgs, Remote};
@@ -27,6 +28,14 @@ fn parse_status(text: &str) -> Result<TokenStatus, String> {
     }
 }
 
+/// `--unused-for SPAN`: the instant SPAN ago. A span reaching back past
+/// the epoch means every token never used (no use is that old).
+fn parse_unused_for(text: &str) -> Result<DateTime<Utc>, String> {
+    let span = parse_duration(text).ok_or_else(|| format!("expected {DURATION_FORMS}"))?;
+    let since = now_millis().saturating_sub(span).max(0);
+    DateTime::from_timestamp_millis(since).ok_or_else(|| format!("expected {DURATION_FORMS}"))
+}
+
 #[derive(Subcommand, Debug)]
 enum TokensAction {
     /// List an application's API tokens.
@@ -34,12 +43,17 @@ enum TokensAction {
         /// The application's id.
         #[arg(long, value_name = "ID")]
         app: String,
-        /// Sort by: name, status, id, creationDate, lastUpdated, expirationDate.
+        /// Sort by: name, status, id, creationDate, lastUpdated, expirationDate,
+        /// lastUsed (never-used first).
         #[arg(long)]
         sort_field: Option<TokenSortField>,
         /// Filter on: name or status (with --filter).
         #[arg(long)]
         filter_field: Option<TokenFilterField>,
+        /// Only tokens not used for this long (never-used ones included):
+        /// 90d, 12h, 30m.
+        #[arg(long, value_name = "SPAN", value_parser = parse_unused_for)]
+        unused_for: Option<DateTime<Utc>>,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -132,6 +146,7 @@ impl Item for ApiToken {
         Column::flexible("NAME"),
         Column::fixed("STATUS"),
         Column::flexible("SCOPE"),
+        Column::fixed("LAST USED"),
         Column::fixed("EXPIRES"),
         Column::fixed("CREATED"),
     ];
@@ -146,6 +161,7 @@ impl Item for ApiToken {
             self.name.clone(),
             status_text(self.status).to_string(),
             scope_summary(&self.scope),
+            date(self.last_used, "never"),
             date(self.expiration_date, "never"),
             date(self.creation_date, ""),
         ]
@@ -165,6 +181,7 @@ impl Item for ApiToken {
             ("expirationDate", full_date(self.expiration_date, "never")),
             ("creationDate", full_date(self.creation_date, "")),
             ("lastUpdated", full_date(self.last_updated, "")),
+            ("lastUsed", full_date(self.last_used, "never")),
             ("creator", creator),
         ]
     }
@@ -188,6 +205,7 @@ impl TokensAction {
                 app,
                 sort_field,
                 filter_field,
+                unused_for,
                 page,
             } => {
                 let params = TokenListParams {
@@ -197,6 +215,7 @@ impl TokensAction {
                     per_page: page.per_page,
                     filter_field,
                     filter: page.filter,
+                    last_used_before: unused_for,
                 };
                 let tokens = client.application_api_tokens();
                 list(
