@@ -90,6 +90,28 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// An entry about a request made at `now`: who, and Losant's names for
+    /// what; the caller fills in the rest it knows, the outcome last.
+    pub fn draft(now: Millis, actor: Option<Named<ActorType>>, resource: &str, action: &str) -> AuditEntry {
+        AuditEntry {
+            id: Id::generate(now / 1000),
+            creation_date: now,
+            org_id: None,
+            application: None,
+            token: None,
+            actor,
+            request_resource: resource.to_string(),
+            request_action: action.to_string(),
+            request_path_params: Map::new(),
+            request_query_params: Map::new(),
+            request_body: Value::Object(Map::new()),
+            response_status: 0,
+            response_body: Value::Null,
+            source_ip: None,
+            user_agent: None,
+        }
+    }
+
     /// The actor's name, also for the operator's commands.
     pub fn actor_name(&self) -> &str {
         self.actor.as_ref().map_or(OPERATOR, |actor| actor.name.as_str())
@@ -147,24 +169,36 @@ const SECRET_KEYS: [&str; 4] = ["token", "password", "secret", "authorization"];
 /// included.
 pub fn redact(value: Value) -> Value {
     match value {
-        Value::String(text) if holds_a_jwt(&text) => Value::String(REDACTED.to_string()),
+        Value::String(text) => Value::String(redact_text(text)),
         Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(key, value)| {
-                    let secret = SECRET_KEYS.iter().any(|name| key.eq_ignore_ascii_case(name));
-                    let value = if secret {
-                        Value::String(REDACTED.to_string())
-                    } else {
-                        redact(value)
-                    };
-                    (key, value)
-                })
-                .collect(),
-        ),
+        Value::Object(fields) => Value::Object(redact_fields(fields)),
         other => other,
     }
+}
+
+/// `text`, or [`REDACTED`] when it holds something shaped like a JWT.
+pub fn redact_text(text: String) -> String {
+    if holds_a_jwt(&text) {
+        REDACTED.to_string()
+    } else {
+        text
+    }
+}
+
+/// `fields` [`redact`]ed: a field named like a secret loses its value whole.
+pub fn redact_fields(fields: Map<String, Value>) -> Map<String, Value> {
+    fields
+        .into_iter()
+        .map(|(key, value)| {
+            let secret = SECRET_KEYS.iter().any(|name| key.eq_ignore_ascii_case(name));
+            let value = if secret {
+                Value::String(REDACTED.to_string())
+            } else {
+                redact(value)
+            };
+            (key, value)
+        })
+        .collect()
 }
 
 /// Whether `text` holds `eyJ` followed by base64url characters with at least

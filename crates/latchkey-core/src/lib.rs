@@ -5,6 +5,7 @@
 //! crates call into this one.
 
 pub mod audit;
+pub mod audit_list;
 pub mod glob;
 pub mod id;
 pub mod list;

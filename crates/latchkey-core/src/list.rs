@@ -134,10 +134,15 @@ impl Default for ListQuery {
 impl ListQuery {
     /// Rows to skip, or `None` when the page lies beyond any possible row.
     pub fn offset(&self) -> Option<i64> {
-        self.page
-            .checked_mul(u64::from(self.per_page))
-            .and_then(|offset| i64::try_from(offset).ok())
+        offset(self.page, self.per_page)
     }
+}
+
+/// Rows before page `page` of `per_page` rows, or `None` when the page lies
+/// beyond any possible row.
+pub(crate) fn offset(page: u64, per_page: u32) -> Option<i64> {
+    page.checked_mul(u64::from(per_page))
+        .and_then(|offset| i64::try_from(offset).ok())
 }
 
 /// One page of a listing, with the count of everything that matched.
@@ -147,7 +152,7 @@ pub struct Page<T> {
     pub total_count: u64,
 }
 
-fn one_of<T: Copy>(
+pub(crate) fn one_of<T: Copy>(
     parameter: &str,
     value: &str,
     accepted: &[T],
@@ -163,12 +168,33 @@ fn one_of<T: Copy>(
         })
 }
 
-fn whole_number(parameter: &str, value: &str, range: &str) -> Result<u64, Invalid> {
+pub(crate) fn whole_number(parameter: &str, value: &str, range: &str) -> Result<u64, Invalid> {
     let invalid = || Invalid::new(format!("{parameter} must be a whole number {range}"));
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
     value.parse().map_err(|_| invalid())
+}
+
+/// `sortDirection`: `asc` or `desc`, any case; `None` when empty (the
+/// listing's default then applies).
+pub(crate) fn sort_direction(value: &str) -> Result<Option<SortDirection>, Invalid> {
+    match value.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "asc" => Ok(Some(SortDirection::Asc)),
+        "desc" => Ok(Some(SortDirection::Desc)),
+        _ => Err(Invalid::new("sortDirection must be one of: asc, desc")),
+    }
+}
+
+/// `perPage`: 1 to [`MAX_PER_PAGE`].
+pub(crate) fn per_page(value: &str) -> Result<u32, Invalid> {
+    let range = "from 1 to 1000";
+    let per_page = whole_number("perPage", value, range)?;
+    if !(1..=u64::from(MAX_PER_PAGE)).contains(&per_page) {
+        return Err(Invalid::new(format!("perPage must be a whole number {range}")));
+    }
+    Ok(per_page as u32)
 }
 
 impl Listing {
@@ -201,22 +227,9 @@ impl Listing {
             seen.push(key);
             match key {
                 "sortField" => query.sort_field = one_of(key, value, self.sort_fields, SortField::as_str)?,
-                "sortDirection" => {
-                    query.sort_direction = match value.to_ascii_lowercase().as_str() {
-                        "" | "asc" => SortDirection::Asc,
-                        "desc" => SortDirection::Desc,
-                        _ => return Err(Invalid::new("sortDirection must be one of: asc, desc")),
-                    }
-                }
+                "sortDirection" => query.sort_direction = sort_direction(value)?.unwrap_or(SortDirection::Asc),
                 "page" => query.page = whole_number(key, value, "from 0 to 18446744073709551615")?,
-                "perPage" => {
-                    let range = "from 1 to 1000";
-                    let per_page = whole_number(key, value, range)?;
-                    if !(1..=u64::from(MAX_PER_PAGE)).contains(&per_page) {
-                        return Err(Invalid::new(format!("perPage must be a whole number {range}")));
-                    }
-                    query.per_page = per_page as u32;
-                }
+                "perPage" => query.per_page = per_page(value)?,
                 "filterField" if !value.trim().is_empty() => {
                     filter_field = Some(one_of(key, value, self.filter_fields, FilterField::as_str)?)
                 }

@@ -45,6 +45,20 @@ impl Caller {
         }
     }
 
+    /// The application, checked in the spec's order: the id's shape (400),
+    /// reach (404), scope (403).
+    pub async fn authorize_loaded(
+        &self,
+        state: &AppState,
+        application: &str,
+        action: &Action,
+    ) -> ApiResult<Application> {
+        let id = path_id("applicationId", application)?;
+        let app = self.reach_loaded(state, id).await?;
+        self.require(action, app.owner_type.as_target())?;
+        Ok(app)
+    }
+
     /// Checks in the spec's order: the id's shape (400), reach (404), scope (403).
     pub async fn authorize(
         &self,

@@ -1,10 +1,13 @@
 //! Setting a database up and minting user tokens: shared by `serve` (its
 //! first start) and the administrator's commands.
 
+use latchkey_core::audit::AuditEntry;
 use latchkey_core::model::{Creator, CreatorType, Status, TokenOwnerType, User};
 use latchkey_core::time::{now_millis, Millis};
 use latchkey_core::token::{generate_key, KeyRing, NewToken, Signer};
+use latchkey_store::audit::token_written;
 use latchkey_store::{Store, StoreResult};
+use serde_json::{json, Value};
 
 pub const ADMIN_USER: &str = "admin";
 pub const DEFAULT_USER_SCOPE: &str = "all.User";
@@ -16,7 +19,17 @@ pub async fn load_keys(store: &dyn Store) -> StoreResult<(Signer, KeyRing)> {
     Ok((Signer::new(newest), KeyRing::new(&keys)))
 }
 
-/// Mints and stores a token of `user`; returns the secret.
+/// The audit entry of an operator's command (`latchkey admin …`, a first
+/// start): no actor, Losant-style names for what it did, and what was asked.
+pub fn by_operator(resource: &str, action: &str, request_body: Value) -> AuditEntry {
+    AuditEntry {
+        request_body,
+        ..AuditEntry::draft(now_millis(), None, resource, action)
+    }
+}
+
+/// Mints and stores a token of `user`; returns the secret. Audited as
+/// `userApiTokens`/`post` by the operator.
 pub async fn issue_user_token(
     store: &dyn Store,
     signer: &Signer,
@@ -39,8 +52,10 @@ pub async fn issue_user_token(
         status: Status::Active,
         expiration_date,
     };
+    let asked = json!({"user": user.name, "name": new.name, "scope": new.scope});
     let (record, secret) = signer.issue(new, now_millis());
-    store.insert_tokens(std::slice::from_ref(&record)).await?;
+    let audit = token_written(&by_operator("userApiTokens", "post", asked), 201, &record);
+    store.insert_tokens(std::slice::from_ref(&record), &audit).await?;
     Ok(secret)
 }
 

@@ -3,6 +3,7 @@
 
 mod access;
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod feed;

@@ -51,6 +51,7 @@ pub struct Metrics {
     pub auth_changes: IntCounter,
     pub tokens_created: IntCounter,
     pub rate_limited: IntCounter,
+    pub audit_refusals_dropped: IntCounter,
 }
 
 impl Metrics {
@@ -111,9 +112,13 @@ impl Metrics {
                 "latchkey_rate_limited_total",
                 "Requests refused 429 by the per-token rate limit",
             ),
+            audit_refusals_dropped: counter(
+                "latchkey_audit_refusals_dropped_total",
+                "Refusals (403, 404) not written to the audit log because its queue was full",
+            ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_duration.clone()),
             Box::new(metrics.requests_in_flight.clone()),
@@ -123,6 +128,7 @@ impl Metrics {
             Box::new(metrics.auth_changes.clone()),
             Box::new(metrics.tokens_created.clone()),
             Box::new(metrics.rate_limited.clone()),
+            Box::new(metrics.audit_refusals_dropped.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("metric names are unique");

@@ -16,15 +16,21 @@ use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
+use latchkey_core::audit_list::{
+    AuditSortField, ACTOR_TYPES, AUDIT_PER_PAGE, MAX_FILTER_ITEMS, MAX_FILTER_TEXT_CHARS, PRIMARY_TARGET_TYPES,
+    SECONDARY_TARGET_TYPES,
+};
 use latchkey_core::list::{MAX_FILTER_CHARS, MAX_PER_PAGE};
 use latchkey_core::scope::catalog;
 use latchkey_core::validate::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn, ParameterStyle};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr, Required};
 use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
@@ -56,6 +62,7 @@ const BLANK_PATTERN: &str = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u
         (name = "API Tokens", description = "An application's API tokens (spec 1.1 to 1.3)."),
         (name = "Applications", description = "Just enough applications to own tokens (spec 1.4)."),
         (name = "Authentication", description = "Checking tokens: introspection and the signing keys (spec 6)."),
+        (name = "Audit Logs", description = "Who changed, or tried to change, which application or token (Losant's audit logs)."),
         (name = "Operations", description = "For operators and orchestrators, without authentication."),
     ),
 )]
@@ -769,4 +776,256 @@ fn sig() -> ObjectBuilder {
 pub struct Ready {
     #[schema(schema_with = always_true)]
     pub ready: bool,
+}
+
+// ---- The audit log ----
+
+/// `{orgId}`
+pub struct OrgPath;
+
+impl IntoParams for OrgPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![path_id("orgId", "The organization's id.")]
+    }
+}
+
+/// `/orgs/{orgId}/audit-logs/{auditLogId}`
+pub struct OrgAuditLogPath;
+
+impl IntoParams for OrgAuditLogPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            path_id("orgId", "The organization's id."),
+            path_id("auditLogId", "The audit log entry's id."),
+        ]
+    }
+}
+
+/// `/applications/{applicationId}/audit-logs/{auditLogId}`
+pub struct ApplicationAuditLogPath;
+
+impl IntoParams for ApplicationAuditLogPath {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        vec![
+            path_id("applicationId", "The application's id."),
+            path_id("auditLogId", "The audit log entry's id."),
+        ]
+    }
+}
+
+fn epoch_millis() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(i64::MAX))
+}
+
+fn filter_text() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_FILTER_TEXT_CHARS))
+}
+
+/// Items of one kind of `auditLogFilter`.
+fn filter_items(item: ObjectBuilder) -> ArrayBuilder {
+    ArrayBuilder::new().items(item).max_items(Some(MAX_FILTER_ITEMS))
+}
+
+/// An item of a target or actor filter.
+fn named_match(types: &[&str]) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .property("id", id_schema())
+        .property("type", string_enum(types))
+        .property("name", filter_text())
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// `auditLogFilter` (`schemas/auditLogFilter.json`).
+fn audit_log_filter() -> ObjectBuilder {
+    let request = ObjectBuilder::new()
+        .property("resource", filter_text())
+        .property("action", filter_text())
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    let code = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(100))
+        .maximum(Some(599));
+    ObjectBuilder::new()
+        .property("primaryTarget", filter_items(named_match(PRIMARY_TARGET_TYPES)))
+        .property("secondaryTarget", filter_items(named_match(SECONDARY_TARGET_TYPES)))
+        .property("actor", filter_items(named_match(ACTOR_TYPES)))
+        .property("request", filter_items(request))
+        .property("responseCode", filter_items(code))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+}
+
+/// The query of both audit log listings (Losant's `auditLogs` Get).
+pub struct AuditLogListQuery;
+
+impl IntoParams for AuditLogListQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let sort_fields: Vec<&str> = AuditSortField::ALL.iter().map(|field| field.as_str()).collect();
+        let filter = ParameterBuilder::new()
+            .name("auditLogFilter")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .style(Some(ParameterStyle::DeepObject))
+            .explode(Some(true))
+            .description(Some(
+                "In bracket notation: `auditLogFilter[actor][0][id]=…`, `auditLogFilter[responseCode][0]=404`. \
+                 Items of one kind are alternatives, kinds must all match, every field of an item must match.",
+            ))
+            .schema(Some(audit_log_filter()))
+            .build();
+        vec![
+            query(
+                "sortField",
+                "The field to sort by; ties are broken by id in the same direction.",
+                string_enum(&sort_fields).default(Some(json!("creationDate"))),
+            ),
+            query(
+                "sortDirection",
+                "`asc` or `desc`, case-insensitive; empty is `desc`.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"))
+                    .default(Some(json!("desc"))),
+            ),
+            query(
+                "page",
+                "The page, from 0.",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(u64::MAX))
+                    .default(Some(json!(0))),
+            ),
+            query(
+                "perPage",
+                "Items per page.",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(1))
+                    .maximum(Some(MAX_PER_PAGE))
+                    .default(Some(json!(AUDIT_PER_PAGE))),
+            ),
+            query(
+                "start",
+                "Only entries created at or after this instant, in milliseconds since the Unix epoch.",
+                epoch_millis(),
+            ),
+            query(
+                "end",
+                "Only entries created at or before this instant, in milliseconds since the Unix epoch.",
+                epoch_millis(),
+            ),
+            filter,
+        ]
+    }
+}
+
+fn primary_target_type() -> ObjectBuilder {
+    string_enum(PRIMARY_TARGET_TYPES)
+}
+
+fn secondary_target_type() -> ObjectBuilder {
+    string_enum(SECONDARY_TARGET_TYPES)
+}
+
+fn actor_type() -> ObjectBuilder {
+    string_enum(ACTOR_TYPES)
+}
+
+fn json_object() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::Object)
+}
+
+fn any_json() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(SchemaType::AnyValue)
+}
+
+/// An audit log entry (`schemas/auditLog.json`), with every secret redacted,
+/// plus the caller's address and user agent.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLog {
+    #[schema(schema_with = id_schema)]
+    pub id: String,
+    /// The same as `id`.
+    #[schema(schema_with = id_schema)]
+    pub audit_log_id: String,
+    #[schema(format = DateTime)]
+    pub creation_date: String,
+    /// The organization owning the application, when one does.
+    #[schema(required = false, schema_with = id_schema)]
+    pub org_id: String,
+    /// The application.
+    #[schema(required = false, schema_with = id_schema)]
+    pub primary_target_id: String,
+    #[schema(required = false, schema_with = primary_target_type)]
+    pub primary_target_type: String,
+    #[schema(required = false)]
+    pub primary_target_name: String,
+    /// The API token.
+    #[schema(required = false, schema_with = id_schema)]
+    pub secondary_target_id: String,
+    #[schema(required = false, schema_with = secondary_target_type)]
+    pub secondary_target_type: String,
+    #[schema(required = false)]
+    pub secondary_target_name: String,
+    /// Absent for the operator's own commands.
+    #[schema(required = false, schema_with = id_schema)]
+    pub actor_id: String,
+    #[schema(required = false, schema_with = actor_type)]
+    pub actor_type: String,
+    /// The token's or user's name; `latchkey admin` for the operator's commands.
+    pub actor_name: String,
+    /// Losant's resource name: `applicationApiTokens`, `applicationApiToken`, …
+    pub request_resource: String,
+    /// Losant's action name: `post`, `patch`, `delete`, …
+    pub request_action: String,
+    #[schema(schema_with = json_object)]
+    pub request_path_params: String,
+    #[schema(schema_with = json_object)]
+    pub request_query_params: String,
+    #[schema(schema_with = any_json)]
+    pub request_body: String,
+    #[schema(minimum = 100, maximum = 599)]
+    pub response_status: u16,
+    #[schema(schema_with = any_json)]
+    pub response_body: String,
+    /// The caller's address as the server saw it.
+    #[schema(required = false)]
+    pub source_ip: String,
+    #[schema(required = false)]
+    pub user_agent: String,
+}
+
+/// One page of an audit log (`schemas/auditLogs.json`): `orgId` for an
+/// organization's, `applicationId` for an application's.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditLogs {
+    pub items: Vec<AuditLog>,
+    #[schema(minimum = 0)]
+    pub count: u64,
+    #[schema(minimum = 0)]
+    pub total_count: u64,
+    #[schema(minimum = 1, maximum = 1000)]
+    pub per_page: u32,
+    #[schema(minimum = 0)]
+    pub page: u64,
+    #[schema(schema_with = audit_sort_field)]
+    pub sort_field: String,
+    #[schema(inline)]
+    pub sort_direction: SortDirection,
+    #[schema(required = false, schema_with = id_schema)]
+    pub org_id: String,
+    #[schema(required = false, schema_with = id_schema)]
+    pub application_id: String,
+}
+
+fn audit_sort_field() -> ObjectBuilder {
+    let fields: Vec<&str> = AuditSortField::ALL.iter().map(|field| field.as_str()).collect();
+    string_enum(&fields)
 }

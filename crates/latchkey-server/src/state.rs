@@ -7,6 +7,8 @@ use std::time::Duration;
 use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
+use crate::audit::unauthenticated::Unauthenticated;
+use crate::audit::AuditLog;
 use crate::auth::{AuthCache, Lifetimes};
 use crate::last_use::LastUses;
 use crate::metrics::Metrics;
@@ -38,6 +40,9 @@ pub struct Shared {
     pub last_uses: LastUses,
     pub rate_limit: RateLimit,
     pub metrics: Arc<Metrics>,
+    /// Refusals waiting to be written to the audit log.
+    pub audit: AuditLog,
+    pub unauthenticated: Arc<Unauthenticated>,
 }
 
 impl std::ops::Deref for AppState {
@@ -49,9 +54,12 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// Starts the audit log's writer task: call it on a tokio runtime.
     pub fn new(store: Arc<dyn Store>, signer: Signer, keys: KeyRing, settings: &Settings) -> AppState {
         let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache);
         let rate_limit = RateLimit::new(settings.rate_limit);
+        let metrics = Arc::new(Metrics::new());
+        let audit = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics));
         AppState(Arc::new(Shared {
             store,
             signer,
@@ -59,7 +67,9 @@ impl AppState {
             auth,
             last_uses: LastUses::default(),
             rate_limit,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
+            audit,
+            unauthenticated: Arc::default(),
         }))
     }
 }

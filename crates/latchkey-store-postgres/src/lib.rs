@@ -10,19 +10,30 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use latchkey_core::audit::AuditEntry;
+use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
+use latchkey_store::audit::{
+    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, AuditRow,
+};
+use latchkey_store::audit_list::{
+    audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
+};
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
     ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
-use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
+use latchkey_store::{
+    AuditDocument, AuditScope, AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate,
+    Updater,
+};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
@@ -122,6 +133,42 @@ async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreRe
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
+
+/// Inserts audit entries in the transaction of the change they record. A
+/// new row locks nothing another write waits on.
+async fn insert_audit(tx: &impl GenericClient, entries: &[AuditEntry]) -> StoreResult<()> {
+    let statement = tx.prepare_cached(&INSERT_AUDIT).await.map_err(database)?;
+    for entry in entries {
+        let row = AuditRow::new(entry);
+        let [primary_id, primary_type, primary_name] = &row.primary_target;
+        let [secondary_id, secondary_type, secondary_name] = &row.secondary_target;
+        tx.execute(
+            &statement,
+            &[
+                &row.id,
+                &row.created_at,
+                &row.org_id,
+                primary_id,
+                primary_type,
+                primary_name,
+                secondary_id,
+                secondary_type,
+                secondary_name,
+                &row.actor_id,
+                &row.actor_type,
+                &row.actor_name,
+                &row.request_resource,
+                &row.request_action,
+                &row.response_status,
+                &row.document,
+            ],
+        )
+        .await
+        .map_err(database)?;
+    }
+    Ok(())
+}
 
 /// Any constant shared by every instance; it names the change log's lock.
 const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
@@ -248,6 +295,7 @@ async fn update_token_in(
     patch: &TokenPatch,
     updater: &Updater,
     now: Millis,
+    audit: &AuditEntry,
     application_locked: bool,
 ) -> StoreResult<Option<TokenUpdate>> {
     let tx = client.transaction().await.map_err(database)?;
@@ -298,6 +346,7 @@ async fn update_token_in(
         .await
         .map_err(database)?;
     let updated = token_from_row(&row)?;
+    insert_audit(&tx, &[token_written(audit, 200, &updated)]).await?;
     log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
     tx.commit().await.map_err(database)?;
     Ok(Some(TokenUpdate::Updated(updated)))
@@ -343,6 +392,57 @@ impl PostgresStore {
             .await
             .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {error}")))
     }
+}
+
+const AUDIT_DIALECT: AuditDialect = AuditDialect {
+    placeholder: DIALECT.placeholder,
+    json_items: |array| format!("jsonb_array_elements(CAST(CAST({array} AS text) AS jsonb)) AS item(value)"),
+};
+
+/// One page of an audit listing and the count of all it matches, read from
+/// one snapshot.
+async fn audit_page(
+    client: &mut Object,
+    listing: &AuditListing,
+    window: Option<(u32, i64)>,
+) -> StoreResult<Page<AuditDocument>> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(database)?;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&listing.scope];
+    if let Some((start, end)) = &listing.time_range {
+        params.extend([start as &(dyn ToSql + Sync), end]);
+    }
+    params.extend(listing.filters.iter().map(|items| items as &(dyn ToSql + Sync)));
+    let count = tx
+        .prepare_cached(&audit_count_select(listing))
+        .await
+        .map_err(database)?;
+    let total_count: i64 = tx.query_one(&count, &params).await.map_err(database)?.get(0);
+    let items = match window {
+        None => Vec::new(),
+        Some((per_page, offset)) => {
+            let per_page = i64::from(per_page);
+            params.extend([&per_page as &(dyn ToSql + Sync), &offset]);
+            let select = tx
+                .prepare_cached(&audit_page_select(listing, DIALECT.placeholder))
+                .await
+                .map_err(database)?;
+            let rows = tx.query(&select, &params).await.map_err(database)?;
+            rows.iter()
+                .map(|row| document(row.get(0)))
+                .collect::<StoreResult<Vec<_>>>()?
+        }
+    };
+    tx.commit().await.map_err(database)?;
+    Ok(Page {
+        items,
+        total_count: total_count.max(0) as u64,
+    })
 }
 
 #[async_trait]
@@ -429,15 +529,19 @@ impl Store for PostgresStore {
         .transpose()
     }
 
-    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()> {
-        let client = self.client().await?;
-        insert_named(&client, "users", "user", user.id, &user.name, now).await
+    async fn create_user(&self, user: &User, now: Millis, audit: &AuditEntry) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        insert_named(&tx, "users", "user", user.id, &user.name, now).await?;
+        insert_audit(&tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await.map_err(database)
     }
 
-    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()> {
+    async fn create_organization(&self, org: &Organization, now: Millis, audit: &AuditEntry) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         insert_named(&tx, "organizations", "organization", org.id, &org.name, now).await?;
+        insert_audit(&tx, std::slice::from_ref(audit)).await?;
         for member in &org.members {
             tx.execute(
                 "INSERT INTO organization_members (organization_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -463,26 +567,27 @@ impl Store for PostgresStore {
         rows.iter().map(|row| rows::id_at(row, "organization_id")).collect()
     }
 
-    async fn create_application(&self, app: &Application) -> StoreResult<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
+    async fn create_application(&self, app: &Application, audit: &AuditEntry) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        tx.execute(
+            "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[
-                    &app.id.to_string(),
-                    &app.owner_type.as_str(),
-                    &app.owner_id.to_string(),
-                    &app.name,
-                    &fold_case(&app.name),
-                    &app.description,
-                    &app.creation_date,
-                    &app.last_updated,
-                ],
-            )
-            .await
-            .map_err(database)?;
-        Ok(())
+            &[
+                &app.id.to_string(),
+                &app.owner_type.as_str(),
+                &app.owner_id.to_string(),
+                &app.name,
+                &fold_case(&app.name),
+                &app.description,
+                &app.creation_date,
+                &app.last_updated,
+            ],
+        )
+        .await
+        .map_err(database)?;
+        insert_audit(&tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await.map_err(database)
     }
 
     async fn application(&self, id: Id) -> StoreResult<Option<Application>> {
@@ -516,47 +621,59 @@ impl Store for PostgresStore {
         id: Id,
         patch: &ApplicationPatch,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<Option<Application>> {
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
         let name_lower = patch.name.as_deref().map(fold_case);
         let sql = format!(
             "UPDATE applications SET name = coalesce($1, name), name_lower = coalesce($2, name_lower),
              description = coalesce($3, description), updated_at = $4 WHERE id = $5 RETURNING {APPLICATION_COLUMNS}"
         );
-        let row = client
+        let row = tx
             .query_opt(
                 &sql,
                 &[&patch.name, &name_lower, &patch.description, &now, &id.to_string()],
             )
             .await
             .map_err(database)?;
-        row.as_ref().map(application_from_row).transpose()
+        let Some(updated) = row.as_ref().map(application_from_row).transpose()? else {
+            return Ok(None);
+        };
+        insert_audit(&tx, &[application_written(audit, 200, &updated)]).await?;
+        tx.commit().await.map_err(database)?;
+        Ok(Some(updated))
     }
 
-    async fn delete_application(&self, application: Id) -> StoreResult<bool> {
+    async fn delete_application(&self, application: Id, audit: &AuditEntry) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         let id = application.to_string();
         // The application's row first: inserts under way hold it, so this
         // waits for them and the next statement deletes their tokens too.
         let deleted = tx
-            .execute("DELETE FROM applications WHERE id = $1", &[&id])
+            .query_opt(
+                &format!("DELETE FROM applications WHERE id = $1 RETURNING {APPLICATION_COLUMNS}"),
+                &[&id],
+            )
             .await
             .map_err(database)?;
+        let Some(deleted) = deleted.as_ref().map(application_from_row).transpose()? else {
+            return Ok(false);
+        };
         tx.execute(
             "DELETE FROM tokens WHERE owner_id = $1 AND owner_type = 'application'",
             &[&id],
         )
         .await
         .map_err(database)?;
-        if deleted > 0 {
-            log_changes(&tx, &[AuthChange::Application(application)]).await?;
-        }
+        insert_audit(&tx, &[application_deleted(audit, &deleted)]).await?;
+        log_changes(&tx, &[AuthChange::Application(application)]).await?;
         tx.commit().await.map_err(database)?;
-        Ok(deleted > 0)
+        Ok(true)
     }
 
-    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
+    async fn insert_tokens(&self, tokens: &[TokenRecord], audit: &AuditEntry) -> StoreResult<()> {
         let column = |value: fn(&TokenRecord) -> String| tokens.iter().map(value).collect::<Vec<String>>();
         let ids = column(|t| t.id.to_string());
         let owner_types = column(|t| t.owner_type.as_str().to_string());
@@ -605,6 +722,7 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(database)?;
+        insert_audit(&tx, std::slice::from_ref(audit)).await?;
         // The counts last, so the application's row is locked only for the
         // commit. New rows are invisible to a concurrent deletion of the
         // application, which cannot wait on them: either it locked the row
@@ -656,6 +774,7 @@ impl Store for PostgresStore {
         patch: &TokenPatch,
         updater: &Updater,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<TokenUpdate> {
         let mut client = self.client().await?;
         // Most updates move no count and need not lock the application; one
@@ -663,8 +782,17 @@ impl Store for PostgresStore {
         // and then always finishes.
         let mut application_locked = false;
         loop {
-            if let Some(update) =
-                update_token_in(&mut client, application, id, patch, updater, now, application_locked).await?
+            if let Some(update) = update_token_in(
+                &mut client,
+                application,
+                id,
+                patch,
+                updater,
+                now,
+                audit,
+                application_locked,
+            )
+            .await?
             {
                 return Ok(update);
             }
@@ -672,7 +800,7 @@ impl Store for PostgresStore {
         }
     }
 
-    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+    async fn delete_token(&self, application: Id, id: Id, audit: &AuditEntry) -> StoreResult<Option<TokenRecord>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         let application_id = application.to_string();
@@ -690,9 +818,44 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         add_to_counts(&tx, &application_id, -1, -i64::from(token.status == Status::Active)).await?;
+        insert_audit(&tx, &[token_deleted(audit, &token)]).await?;
         log_changes(&tx, &[AuthChange::Token(token.digest)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))
+    }
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        insert_audit(&tx, entries).await?;
+        tx.commit().await.map_err(database)
+    }
+
+    async fn prune_audit_logs(&self, before: Millis, limit: u32) -> StoreResult<u64> {
+        let client = self.client().await?;
+        client
+            .execute(&prune_sql(DIALECT.placeholder), &[&before, &i64::from(limit)])
+            .await
+            .map_err(database)
+    }
+
+    async fn list_audit_logs(&self, scope: AuditScope, query: &AuditQuery) -> StoreResult<Page<AuditDocument>> {
+        let listing = audit_listing(scope, query, &AUDIT_DIALECT);
+        let window = query.offset().map(|offset| (query.per_page, offset));
+        audit_page(&mut self.client().await?, &listing, window).await
+    }
+
+    async fn audit_entry(&self, scope: AuditScope, id: Id) -> StoreResult<Option<AuditDocument>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&audit_entry_select(scope, DIALECT.placeholder))
+            .await
+            .map_err(database)?;
+        let row = client
+            .query_opt(&statement, &[&id.to_string(), &scope.id().to_string()])
+            .await
+            .map_err(database)?;
+        row.map(|row| document(row.get(0))).transpose()
     }
 
     async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()> {

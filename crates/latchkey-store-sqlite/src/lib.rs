@@ -3,6 +3,8 @@
 //! (SQLite allows one writer at a time anyway) and a small pool of readers;
 //! every call runs on tokio's blocking pool.
 
+#[cfg(test)]
+mod audit_plans;
 mod pool;
 mod rows;
 mod schema;
@@ -13,19 +15,30 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use latchkey_core::audit::AuditEntry;
+use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
+use latchkey_store::audit::{
+    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, AuditRow,
+};
+use latchkey_store::audit_list::{
+    audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
+};
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
     ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
-use latchkey_store::{AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate, Updater};
+use latchkey_store::{
+    AuditDocument, AuditScope, AuthChange, AuthChanges, Credential, Store, StoreError, StoreResult, TokenUpdate,
+    Updater,
+};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
@@ -146,6 +159,38 @@ fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) ->
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
+
+/// Inserts audit entries in the transaction of the change they record.
+fn insert_audit<'a>(tx: &Connection, entries: impl IntoIterator<Item = &'a AuditEntry>) -> StoreResult<()> {
+    let mut insert = tx.prepare_cached(&INSERT_AUDIT).map_err(database)?;
+    for entry in entries {
+        let row = AuditRow::new(entry);
+        let [primary_id, primary_type, primary_name] = row.primary_target;
+        let [secondary_id, secondary_type, secondary_name] = row.secondary_target;
+        insert
+            .execute(params![
+                row.id,
+                row.created_at,
+                row.org_id,
+                primary_id,
+                primary_type,
+                primary_name,
+                secondary_id,
+                secondary_type,
+                secondary_name,
+                row.actor_id,
+                row.actor_type,
+                row.actor_name,
+                row.request_resource,
+                row.request_action,
+                row.response_status,
+                row.document,
+            ])
+            .map_err(database)?;
+    }
+    Ok(())
+}
 
 /// Appends to the authentication change log, and drops entries past their
 /// retention. SQLite has one writer at a time, so entries are numbered in
@@ -242,6 +287,48 @@ fn select_token(tx: &Connection, application: Id, id: Id) -> rusqlite::Result<Op
     .optional()
 }
 
+const AUDIT_DIALECT: AuditDialect = AuditDialect {
+    placeholder: DIALECT.placeholder,
+    json_items: |array| format!("json_each({array}) AS item"),
+};
+
+/// The values of an audit listing's placeholders, before the page window's.
+fn audit_values(listing: &AuditListing) -> Vec<Value> {
+    let range = listing
+        .time_range
+        .map(|(start, end)| [Value::Integer(start), Value::Integer(end)]);
+    std::iter::once(Value::Text(listing.scope.clone()))
+        .chain(range.into_iter().flatten())
+        .chain(listing.filters.iter().cloned().map(Value::Text))
+        .collect()
+}
+
+/// One page of an audit listing and the count of all it matches, read in one
+/// transaction so they agree.
+fn audit_page(
+    tx: &Transaction<'_>,
+    listing: &AuditListing,
+    window: Option<(u32, i64)>,
+) -> rusqlite::Result<Page<String>> {
+    let bound: Vec<Value> = audit_values(listing);
+    let total_count: i64 = tx
+        .prepare_cached(&audit_count_select(listing))?
+        .query_row(params_from_iter(bound.iter()), |row| row.get(0))?;
+    let items = match window {
+        None => Vec::new(),
+        Some((per_page, offset)) => {
+            let window = [Value::Integer(i64::from(per_page)), Value::Integer(offset)];
+            tx.prepare_cached(&audit_page_select(listing, DIALECT.placeholder))?
+                .query_map(params_from_iter(bound.iter().chain(&window)), |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?
+        }
+    };
+    Ok(Page {
+        items,
+        total_count: total_count.max(0) as u64,
+    })
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -295,16 +382,20 @@ impl Store for SqliteStore {
         self.read(move |tx| user_named(tx, &name)).await
     }
 
-    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()> {
-        let user = user.clone();
-        self.write(move |tx| insert_named(tx, "users", "user", user.id, &user.name, now))
-            .await
+    async fn create_user(&self, user: &User, now: Millis, audit: &AuditEntry) -> StoreResult<()> {
+        let (user, audit) = (user.clone(), audit.clone());
+        self.write(move |tx| {
+            insert_named(tx, "users", "user", user.id, &user.name, now)?;
+            insert_audit(tx, [&audit])
+        })
+        .await
     }
 
-    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()> {
-        let org = org.clone();
+    async fn create_organization(&self, org: &Organization, now: Millis, audit: &AuditEntry) -> StoreResult<()> {
+        let (org, audit) = (org.clone(), audit.clone());
         self.write(move |tx| {
             insert_named(tx, "organizations", "organization", org.id, &org.name, now)?;
+            insert_audit(tx, [&audit])?;
             for member in &org.members {
                 tx.execute(
                     "INSERT OR IGNORE INTO organization_members (organization_id, user_id) VALUES (?1, ?2)",
@@ -329,8 +420,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_application(&self, app: &Application) -> StoreResult<()> {
-        let app = app.clone();
+    async fn create_application(&self, app: &Application, audit: &AuditEntry) -> StoreResult<()> {
+        let (app, audit) = (app.clone(), audit.clone());
         self.write(move |tx| {
             tx.execute(
                 "INSERT INTO applications (id, owner_type, owner_id, name, name_lower, description, created_at, updated_at)
@@ -347,7 +438,7 @@ impl Store for SqliteStore {
                 ],
             )
             .map_err(database)?;
-            Ok(())
+            insert_audit(tx, [&audit])
         })
         .await
     }
@@ -383,28 +474,35 @@ impl Store for SqliteStore {
         id: Id,
         patch: &ApplicationPatch,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<Option<Application>> {
-        let patch = patch.clone();
+        let (patch, audit) = (patch.clone(), audit.clone());
         self.write(move |tx| {
             let name_lower = patch.name.as_deref().map(fold_case);
-            tx.prepare_cached(&format!(
+            let updated = tx
+                .prepare_cached(&format!(
                 "UPDATE applications SET name = coalesce(?1, name), name_lower = coalesce(?2, name_lower),
                  description = coalesce(?3, description), updated_at = ?4 WHERE id = ?5 RETURNING {APPLICATION_COLUMNS}"
             ))
-            .and_then(|mut statement| {
-                statement
-                    .query_row(
-                        params![patch.name, name_lower, patch.description, now, id.to_string()],
-                        application_from_row,
-                    )
-                    .optional()
-            })
-            .map_err(database)
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(
+                            params![patch.name, name_lower, patch.description, now, id.to_string()],
+                            application_from_row,
+                        )
+                        .optional()
+                })
+                .map_err(database)?;
+            if let Some(updated) = &updated {
+                insert_audit(tx, [&application_written(&audit, 200, updated)])?;
+            }
+            Ok(updated)
         })
         .await
     }
 
-    async fn delete_application(&self, application: Id) -> StoreResult<bool> {
+    async fn delete_application(&self, application: Id, audit: &AuditEntry) -> StoreResult<bool> {
+        let audit = audit.clone();
         self.write(move |tx| {
             let id = application.to_string();
             tx.execute(
@@ -413,18 +511,25 @@ impl Store for SqliteStore {
             )
             .map_err(database)?;
             let deleted = tx
-                .execute("DELETE FROM applications WHERE id = ?1", [&id])
+                .query_row(
+                    &format!("DELETE FROM applications WHERE id = ?1 RETURNING {APPLICATION_COLUMNS}"),
+                    [&id],
+                    application_from_row,
+                )
+                .optional()
                 .map_err(database)?;
-            if deleted > 0 {
-                log_changes(tx, &[AuthChange::Application(application)])?;
-            }
-            Ok(deleted > 0)
+            let Some(deleted) = deleted else {
+                return Ok(false);
+            };
+            insert_audit(tx, [&application_deleted(&audit, &deleted)])?;
+            log_changes(tx, &[AuthChange::Application(application)])?;
+            Ok(true)
         })
         .await
     }
 
-    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()> {
-        let tokens = tokens.to_vec();
+    async fn insert_tokens(&self, tokens: &[TokenRecord], audit: &AuditEntry) -> StoreResult<()> {
+        let (tokens, audit) = (tokens.to_vec(), audit.clone());
         self.write(move |tx| {
             for (application, total, active) in count_changes(&tokens) {
                 add_to_counts(tx, &application, total, active)?;
@@ -456,7 +561,7 @@ impl Store for SqliteStore {
                     ])
                     .map_err(database)?;
             }
-            Ok(())
+            insert_audit(tx, [&audit])
         })
         .await
     }
@@ -500,8 +605,9 @@ impl Store for SqliteStore {
         patch: &TokenPatch,
         updater: &Updater,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<TokenUpdate> {
-        let (patch, updater) = (patch.clone(), updater.clone());
+        let (patch, updater, audit) = (patch.clone(), updater.clone(), audit.clone());
         // The one writer runs this whole closure alone: the row checked is
         // the row written.
         self.write(move |tx| {
@@ -536,13 +642,15 @@ impl Store for SqliteStore {
                     )
                 })
                 .map_err(database)?;
+            insert_audit(tx, [&token_written(&audit, 200, &updated)])?;
             log_changes(tx, &[AuthChange::Token(current.digest)])?;
             Ok(TokenUpdate::Updated(updated))
         })
         .await
     }
 
-    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>> {
+    async fn delete_token(&self, application: Id, id: Id, audit: &AuditEntry) -> StoreResult<Option<TokenRecord>> {
+        let audit = audit.clone();
         self.write(move |tx| {
             let Some(token) = select_token(tx, application, id).map_err(database)? else {
                 return Ok(None);
@@ -555,10 +663,51 @@ impl Store for SqliteStore {
                 -1,
                 -i64::from(token.status == Status::Active),
             )?;
+            insert_audit(tx, [&token_deleted(&audit, &token)])?;
             log_changes(tx, &[AuthChange::Token(token.digest)])?;
             Ok(Some(token))
         })
         .await
+    }
+
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()> {
+        let entries = entries.to_vec();
+        self.write(move |tx| insert_audit(tx, &entries)).await
+    }
+
+    async fn prune_audit_logs(&self, before: Millis, limit: u32) -> StoreResult<u64> {
+        self.write(move |tx| {
+            tx.prepare_cached(&prune_sql(DIALECT.placeholder))
+                .and_then(|mut prune| prune.execute(params![before, limit]))
+                .map(|deleted| deleted as u64)
+                .map_err(database)
+        })
+        .await
+    }
+
+    async fn list_audit_logs(&self, scope: AuditScope, query: &AuditQuery) -> StoreResult<Page<AuditDocument>> {
+        let listing = audit_listing(scope, query, &AUDIT_DIALECT);
+        let window = query.offset().map(|offset| (query.per_page, offset));
+        let page = self.read(move |tx| audit_page(tx, &listing, window)).await?;
+        Ok(Page {
+            items: page
+                .items
+                .iter()
+                .map(|text| document(text))
+                .collect::<StoreResult<_>>()?,
+            total_count: page.total_count,
+        })
+    }
+
+    async fn audit_entry(&self, scope: AuditScope, id: Id) -> StoreResult<Option<AuditDocument>> {
+        let text: Option<String> = self
+            .read(move |tx| {
+                tx.prepare_cached(&audit_entry_select(scope, DIALECT.placeholder))?
+                    .query_row([id.to_string(), scope.id().to_string()], |row| row.get(0))
+                    .optional()
+            })
+            .await?;
+        text.as_deref().map(document).transpose()
     }
 
     async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()> {

@@ -34,8 +34,14 @@ CREATE TABLE audit_logs (
     response_status INTEGER NOT NULL,
     document TEXT NOT NULL
 );
+-- One index per sort order of each scope's listing (audit_list.rs); ties
+-- are broken by id in the sort's direction, so each serves both directions.
 CREATE INDEX audit_logs_by_org ON audit_logs(org_id, created_at, id);
+CREATE INDEX audit_logs_by_org_status ON audit_logs(org_id, response_status, id);
+CREATE INDEX audit_logs_by_org_actor ON audit_logs(org_id, actor_name, id);
 CREATE INDEX audit_logs_by_application ON audit_logs(primary_target_id, created_at, id);
+CREATE INDEX audit_logs_by_application_status ON audit_logs(primary_target_id, response_status, id);
+CREATE INDEX audit_logs_by_application_actor ON audit_logs(primary_target_id, actor_name, id);
 CREATE INDEX audit_logs_by_age ON audit_logs(created_at);
 ";
 
@@ -113,31 +119,56 @@ pub fn kept<T: Serialize>(body: &T) -> Value {
     redact(serde_json::to_value(body).expect("wire forms serialize"))
 }
 
-/// `template` completed by a write that answered `status` with `token`.
+fn token_target(token: &TokenRecord) -> Option<Named<TargetType>> {
+    Some(Named {
+        kind: TargetType::ApiToken,
+        id: token.id,
+        name: token.name.clone(),
+    })
+}
+
+/// `template` completed by a write that answered `status` with `token`
+/// (never its secret).
 pub fn token_written(template: &AuditEntry, status: u16, token: &TokenRecord) -> AuditEntry {
     AuditEntry {
-        token: Some(Named {
-            kind: TargetType::ApiToken,
-            id: token.id,
-            name: token.name.clone(),
-        }),
+        token: token_target(token),
         response_status: status,
         response_body: kept(&token.to_wire()),
         ..template.clone()
     }
 }
 
+/// `template` completed by the deletion of `token`.
+pub fn token_deleted(template: &AuditEntry, token: &TokenRecord) -> AuditEntry {
+    AuditEntry {
+        token: token_target(token),
+        ..succeeded(template)
+    }
+}
+
+fn application_target(application: &Application) -> Option<Named<TargetType>> {
+    Some(Named {
+        kind: TargetType::Application,
+        id: application.id,
+        name: application.name.clone(),
+    })
+}
+
 /// `template` completed by a write that answered `status` with `application`.
 pub fn application_written(template: &AuditEntry, status: u16, application: &Application) -> AuditEntry {
     AuditEntry {
-        application: Some(Named {
-            kind: TargetType::Application,
-            id: application.id,
-            name: application.name.clone(),
-        }),
+        application: application_target(application),
         response_status: status,
         response_body: kept(application),
         ..template.clone()
+    }
+}
+
+/// `template` completed by the deletion of `application`.
+pub fn application_deleted(template: &AuditEntry, application: &Application) -> AuditEntry {
+    AuditEntry {
+        application: application_target(application),
+        ..succeeded(template)
     }
 }
 

@@ -2,6 +2,8 @@
 //! backend (SQLite, PostgreSQL) can be swapped without touching the HTTP layer.
 
 use async_trait::async_trait;
+use latchkey_core::audit::AuditEntry;
+use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::list::{ListQuery, Page};
 use latchkey_core::model::{AppOwnerType, Application, Digest, Organization, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
@@ -56,34 +58,39 @@ pub trait Store: Send + Sync + 'static {
     /// The user named `name`, created now if missing; `true` when created.
     async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
-    /// Fails with `Conflict` when the name is taken.
-    async fn create_user(&self, user: &User, now: Millis) -> StoreResult<()>;
+    /// Fails with `Conflict` when the name is taken. Inserts `audit` with it.
+    async fn create_user(&self, user: &User, now: Millis, audit: &AuditEntry) -> StoreResult<()>;
     /// Fails with `Conflict` when the name is taken. Logs a
-    /// [`AuthChange::User`] for each member.
-    async fn create_organization(&self, org: &Organization, now: Millis) -> StoreResult<()>;
+    /// [`AuthChange::User`] for each member. Inserts `audit` with it.
+    async fn create_organization(&self, org: &Organization, now: Millis, audit: &AuditEntry) -> StoreResult<()>;
     /// The organizations `user` is a member of.
     async fn organizations_of(&self, user: Id) -> StoreResult<Vec<Id>>;
 
-    async fn create_application(&self, app: &Application) -> StoreResult<()>;
+    /// Inserts `audit` with it.
+    async fn create_application(&self, app: &Application, audit: &AuditEntry) -> StoreResult<()>;
     async fn application(&self, id: Id) -> StoreResult<Option<Application>>;
     /// Applications owned by any of `owners`.
     async fn list_applications(&self, owners: &[Id], query: &ListQuery) -> StoreResult<Page<Application>>;
+    /// Inserts `audit`, completed by [`audit::application_written`], when
+    /// the application existed.
     async fn update_application(
         &self,
         id: Id,
         patch: &ApplicationPatch,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<Option<Application>>;
     /// Deletes the application and all its tokens; `false` when it did not
-    /// exist. Logs an [`AuthChange::Application`]. A token being inserted
-    /// meanwhile either lands first and is deleted with it, or fails.
-    async fn delete_application(&self, id: Id) -> StoreResult<bool>;
+    /// exist. Logs an [`AuthChange::Application`], and inserts `audit`
+    /// completed by [`audit::application_deleted`]. A token being inserted meanwhile
+    /// either lands first and is deleted with it, or fails.
+    async fn delete_application(&self, id: Id, audit: &AuditEntry) -> StoreResult<bool>;
 
-    /// Inserts tokens in one durable transaction; returns once committed.
-    /// Fails with [`StoreError::ApplicationMissing`], inserting nothing, when
-    /// an application token's application does not exist (say, was deleted
-    /// since the caller looked).
-    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> StoreResult<()>;
+    /// Inserts tokens, and `audit`, in one durable transaction; returns once
+    /// committed. Fails with [`StoreError::ApplicationMissing`], inserting
+    /// nothing, when an application token's application does not exist
+    /// (say, was deleted since the caller looked).
+    async fn insert_tokens(&self, tokens: &[TokenRecord], audit: &AuditEntry) -> StoreResult<()>;
     /// The token whose secret has this digest, of any owner, with what its
     /// authentication needs, in one read.
     async fn credential_by_digest(&self, digest: &Digest) -> StoreResult<Option<Credential>>;
@@ -92,7 +99,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_tokens(&self, application: Id, query: &ListQuery) -> StoreResult<Page<TokenRecord>>;
     /// Applies `patch` if [`update::active_count_change`] allows it for
     /// `updater` on the token as it is when written, in one atomic step.
-    /// Logs an [`AuthChange::Token`] when the token changed.
+    /// Logs an [`AuthChange::Token`] and inserts `audit`, completed by
+    /// [`audit::token_written`], when the token changed.
     async fn update_token(
         &self,
         application: Id,
@@ -100,10 +108,25 @@ pub trait Store: Send + Sync + 'static {
         patch: &TokenPatch,
         updater: &Updater,
         now: Millis,
+        audit: &AuditEntry,
     ) -> StoreResult<TokenUpdate>;
     /// Deletes the token; returns what it was, so caches can forget it.
-    /// Logs an [`AuthChange::Token`].
-    async fn delete_token(&self, application: Id, id: Id) -> StoreResult<Option<TokenRecord>>;
+    /// Logs an [`AuthChange::Token`] and inserts `audit`, completed by
+    /// [`audit::token_deleted`].
+    async fn delete_token(&self, application: Id, id: Id, audit: &AuditEntry) -> StoreResult<Option<TokenRecord>>;
+
+    /// Appends entries that record no change of their own (refusals), in
+    /// one transaction.
+    async fn append_audit(&self, entries: &[AuditEntry]) -> StoreResult<()>;
+    /// Deletes at most `limit` audit entries created before `before`, oldest
+    /// first; returns how many it deleted.
+    async fn prune_audit_logs(&self, before: Millis, limit: u32) -> StoreResult<u64>;
+    /// One page of the audit entries in `scope` that `query` matches, each
+    /// the entry's wire form as stored, with the count of all that match
+    /// (see [`audit_list`]).
+    async fn list_audit_logs(&self, scope: AuditScope, query: &AuditQuery) -> StoreResult<Page<AuditDocument>>;
+    /// The wire form of the audit entry `id`, if it is in `scope`.
+    async fn audit_entry(&self, scope: AuditScope, id: Id) -> StoreResult<Option<AuditDocument>>;
 
     /// Records when tokens were last used: each `(token, at)` moves the
     /// token's last use to `at` unless it is later already, so the latest
@@ -119,9 +142,11 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub mod audit;
+pub mod audit_list;
 pub mod changes;
 pub mod sql;
 pub mod update;
 
+pub use audit_list::{AuditDocument, AuditScope};
 pub use changes::{AuthChange, AuthChanges};
 pub use update::{TokenUpdate, Updater};

@@ -7,14 +7,18 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use latchkey_core::model::{Creator, CreatorType, Organization, Status, TokenOwnerType, TokenRecord, User};
+use latchkey_core::audit::AuditEntry;
+use latchkey_core::model::{
+    Application, Creator, CreatorType, Organization, Status, TokenOwnerType, TokenRecord, User,
+};
 use latchkey_core::scope::catalog;
 use latchkey_core::time::now_millis;
 use latchkey_core::token::{NewToken, Signer};
 use latchkey_core::validate::shown;
 use latchkey_core::Id;
-use latchkey_server::admin::{issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
+use latchkey_server::admin::{by_operator, issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
 use latchkey_store::Store;
+use serde_json::json;
 
 use crate::database::{masked, DatabaseArgs};
 
@@ -137,7 +141,12 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 id: Id::generate(now_millis() / 1000),
                 name,
             };
-            store.create_user(&user, now_millis()).await?;
+            let audit = AuditEntry {
+                response_status: 201,
+                response_body: json!({"id": user.id, "name": user.name}),
+                ..by_operator("users", "post", json!({"name": user.name}))
+            };
+            store.create_user(&user, now_millis(), &audit).await?;
             println!("{}", user.id);
         }
         AdminCommand::Org(OrgCommand::Create {
@@ -156,7 +165,13 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
                 name,
                 members: member_ids,
             };
-            store.create_organization(&org, now_millis()).await?;
+            let audit = AuditEntry {
+                org_id: Some(org.id),
+                response_status: 201,
+                response_body: json!({"id": org.id, "name": org.name}),
+                ..by_operator("orgs", "post", json!({"name": org.name, "members": members}))
+            };
+            store.create_organization(&org, now_millis(), &audit).await?;
             println!("{}", org.id);
         }
         AdminCommand::Seed(args) => seed(args).await?,
@@ -165,6 +180,20 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
 }
 
 const SEED_BATCH: u64 = 10_000;
+
+/// The audit entry of one batch of seeded tokens: one entry per batch, not
+/// per token.
+fn seed_entry(app: &Application, batch: &[TokenRecord]) -> AuditEntry {
+    let name = |token: Option<&TokenRecord>| token.map(|token| token.name.clone());
+    let asked = json!({"count": batch.len(), "first": name(batch.first()), "last": name(batch.last())});
+    let mut entry = AuditEntry {
+        response_status: 201,
+        response_body: json!({"count": batch.len()}),
+        ..by_operator("applicationApiTokens", "seed", asked)
+    };
+    latchkey_server::audit::about(&mut entry, app);
+    entry
+}
 
 /// What one seeding thread needs to mint its share of the tokens.
 #[derive(Clone)]
@@ -207,9 +236,9 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .parse()
         .context("--app must be an application id (24 hex characters)")?;
     let (store, _) = args.database.open_noting_new().await?;
-    if store.application(application).await?.is_none() {
+    let Some(app) = store.application(application).await? else {
         bail!("there is no application {application}");
-    }
+    };
     let (signer, _) = load_keys(&*store).await?;
     let (admin, _) = store.user_or_create(ADMIN_USER, now_millis()).await?;
     let minter = Minter {
@@ -242,7 +271,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     drop(made);
     let bar = crate::progress::bar(count, "seeding", "tokens");
     while let Some(batch) = ready.recv().await {
-        store.insert_tokens(&batch).await?;
+        store.insert_tokens(&batch, &seed_entry(&app, &batch)).await?;
         bar.inc(batch.len() as u64);
     }
     bar.finish();

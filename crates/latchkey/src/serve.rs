@@ -3,11 +3,13 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
+use latchkey_server::audit::{self, unauthenticated};
 use latchkey_server::auth::Lifetimes;
 use latchkey_server::{app, feed, last_use, AppState, Settings};
 use tracing_subscriber::filter::LevelFilter;
@@ -62,6 +64,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_LAST_USE_FLUSH_MS", default_value_t = 5000,
           value_parser = clap::value_parser!(u64).range(1..))]
     last_use_flush_ms: u64,
+    /// How many days audit log entries are kept; older ones are deleted in
+    /// the background, hourly.
+    #[arg(long, env = "LATCHKEY_AUDIT_RETENTION_DAYS", default_value_t = 365,
+          value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    audit_retention_days: u64,
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -147,6 +154,13 @@ fn init_logging(format: LogFormat, filter: &LogFilter) {
     }
 }
 
+/// How often audit entries past their retention are looked for.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often unauthenticated refusals are summarised in the log.
+const UNAUTHENTICATED_SUMMARY_PERIOD: Duration = Duration::from_secs(60);
+/// Longest wait on shutdown for queued refusals to reach the audit log.
+const AUDIT_FLUSH_LIMIT: Duration = Duration::from_secs(10);
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     let mut terminate =
@@ -187,14 +201,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         feed::spawn(state.clone(), interval);
     }
     last_use::spawn(state.clone(), settings.last_use_flush);
+    let retention = Duration::from_secs(args.audit_retention_days * 86_400);
+    audit::spawn_retention(Arc::clone(&state.store), retention, AUDIT_PRUNE_INTERVAL);
+    unauthenticated::spawn_summaries(Arc::clone(&state.unauthenticated), UNAUTHENTICATED_SUMMARY_PERIOD);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("latchkey: listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app(state.clone()))
+    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
+    state.audit.flush(AUDIT_FLUSH_LIMIT).await;
     // Every request has finished: the uses noted since the last flush are all.
     if let Err(error) = last_use::flush(&state).await {
         tracing::warn!(%error, "could not write tokens' last uses on shutdown: they are lost");

@@ -17,9 +17,10 @@
 mod bearer;
 mod cache;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use latchkey_core::model::{Digest, Status, TokenOwnerType, TokenRecord};
 use latchkey_core::scope::TargetOwner;
@@ -66,7 +67,7 @@ impl std::ops::Deref for Principal {
 }
 
 /// Why a request was refused `401`; the label of its count in `/metrics`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthFailure {
     /// No `Authorization` header.
     MissingHeader,
@@ -209,6 +210,11 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Principa
         Ok(caller) => caller,
         Err(Refusal::Unauthorized(failure)) => {
             state.metrics.auth_failure(failure);
+            let source = parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| peer.ip());
+            state.unauthenticated.note(source, failure);
             return Err(failure.error());
         }
         Err(Refusal::Failed(error)) => return Err(error),

@@ -5,15 +5,18 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use latchkey_core::audit::AuditEntry;
 use latchkey_core::list::{Page, APPLICATION_LISTING};
 use latchkey_core::model::{AppOwnerType, Application};
 use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
 use latchkey_core::validate::{path_id, ApplicationPatch, ApplicationPost, Invalid};
 use latchkey_core::Id;
+use latchkey_store::audit::application_written;
 use serde::Serialize;
 
 use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, PathParams, SUCCESS};
+use crate::audit::{about, audited, draft, Origin, Request};
 use crate::auth::{Principal, Reach};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -123,40 +126,69 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
+    RawQuery(query): RawQuery,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let post = ApplicationPost::parse(&body(raw)?);
-    let owner = match &post {
-        Ok(ApplicationPost { org_id: Some(_), .. }) => TargetOwner::Organization,
-        _ => TargetOwner::User,
+    let query = query_pairs(&query);
+    let request = Request {
+        resource: "applications",
+        action: "post",
+        path: &[],
+        query: &query,
+        body: raw.as_ref().ok(),
     };
-    let (user, organizations) = require_user(&principal, "applications.post", owner)?;
-    let post = post?;
-    let (owner_type, owner_id) = match post.org_id {
-        None => (AppOwnerType::User, user),
-        Some(org) if organizations.contains(&org) => (AppOwnerType::Organization, org),
-        Some(_) => return Err(Invalid::new("orgId must name an organization you are a member of").into()),
-    };
-    let now = now_millis();
-    let app = Application {
-        id: Id::generate(now / 1000),
-        name: post.name,
-        description: post.description,
-        owner_type,
-        owner_id,
-        creation_date: now,
-        last_updated: now,
-    };
-    state.store.create_application(&app).await?;
-    Ok(json(StatusCode::CREATED, &app))
+    audited(&state, draft(&principal, &origin, request), async |audit| {
+        let post = ApplicationPost::parse(&body(raw)?);
+        let owner = match &post {
+            Ok(ApplicationPost { org_id: Some(_), .. }) => TargetOwner::Organization,
+            _ => TargetOwner::User,
+        };
+        let (user, organizations) = require_user(&principal, "applications.post", owner)?;
+        let post = post?;
+        let (owner_type, owner_id) = match post.org_id {
+            None => (AppOwnerType::User, user),
+            Some(org) if organizations.contains(&org) => (AppOwnerType::Organization, org),
+            Some(_) => return Err(Invalid::new("orgId must name an organization you are a member of").into()),
+        };
+        let now = now_millis();
+        let app = Application {
+            id: Id::generate(now / 1000),
+            name: post.name,
+            description: post.description,
+            owner_type,
+            owner_id,
+            creation_date: now,
+            last_updated: now,
+        };
+        about(audit, &app);
+        state
+            .store
+            .create_application(&app, &application_written(audit, 201, &app))
+            .await?;
+        Ok(json(StatusCode::CREATED, &app))
+    })
+    .await
 }
 
-/// The application, checked in the spec's order: id shape, reach, scope.
-async fn reached(state: &AppState, principal: &Principal, application: &str, verb: &str) -> ApiResult<Application> {
-    let id = path_id("applicationId", application)?;
-    let app = principal.reach_loaded(state, id).await?;
-    principal.require(&action(verb), app.owner_type.as_target())?;
-    Ok(app)
+/// The draft entry of a change to one application.
+fn application_draft(
+    principal: &Principal,
+    origin: &Origin,
+    action: &'static str,
+    application: &str,
+    query: &Option<String>,
+    body: Option<&Bytes>,
+) -> AuditEntry {
+    let query = query_pairs(query);
+    let request = Request {
+        resource: "application",
+        action,
+        path: &[("applicationId", application)],
+        query: &query,
+        body,
+    };
+    draft(principal, origin, request)
 }
 
 #[utoipa::path(
@@ -177,7 +209,9 @@ pub async fn read(
     principal: Principal,
     PathParams(application): PathParams<String>,
 ) -> ApiResult<Response> {
-    let app = reached(&state, &principal, &application, "application.get").await?;
+    let app = principal
+        .authorize_loaded(&state, &application, &action("application.get"))
+        .await?;
     Ok(json(StatusCode::OK, &app))
 }
 
@@ -198,17 +232,26 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
     PathParams(application): PathParams<String>,
+    RawQuery(query): RawQuery,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let app = reached(&state, &principal, &application, "application.patch").await?;
-    let patch = ApplicationPatch::parse(&body(raw)?)?;
-    let updated = state
-        .store
-        .update_application(app.id, &patch, now_millis())
-        .await?
-        .ok_or_else(ApiError::application_not_found)?;
-    Ok(json(StatusCode::OK, &updated))
+    let entry = application_draft(&principal, &origin, "patch", &application, &query, raw.as_ref().ok());
+    audited(&state, entry, async |audit| {
+        let app = principal
+            .authorize_loaded(&state, &application, &action("application.patch"))
+            .await?;
+        about(audit, &app);
+        let patch = ApplicationPatch::parse(&body(raw)?)?;
+        let updated = state
+            .store
+            .update_application(app.id, &patch, now_millis(), audit)
+            .await?
+            .ok_or_else(ApiError::application_not_found)?;
+        Ok(json(StatusCode::OK, &updated))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -227,12 +270,21 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
     PathParams(application): PathParams<String>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let app = reached(&state, &principal, &application, "application.delete").await?;
-    if !state.store.delete_application(app.id).await? {
-        return Err(ApiError::application_not_found());
-    }
-    state.auth.evict_application(app.id);
-    Ok(json(StatusCode::OK, &SUCCESS))
+    let entry = application_draft(&principal, &origin, "delete", &application, &query, None);
+    audited(&state, entry, async |audit| {
+        let app = principal
+            .authorize_loaded(&state, &application, &action("application.delete"))
+            .await?;
+        about(audit, &app);
+        if !state.store.delete_application(app.id, audit).await? {
+            return Err(ApiError::application_not_found());
+        }
+        state.auth.evict_application(app.id);
+        Ok(json(StatusCode::OK, &SUCCESS))
+    })
+    .await
 }

@@ -1,6 +1,7 @@
 //! The routes of spec section 1, and what every handler needs to read a request.
 
 pub(crate) mod applications;
+pub(crate) mod audit_logs;
 pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod operations;
@@ -38,6 +39,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(applications::read, applications::update, applications::delete))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::read, tokens::update, tokens::delete))
+        .routes(routes!(audit_logs::org_list))
+        .routes(routes!(audit_logs::org_read))
+        .routes(routes!(audit_logs::application_list))
+        .routes(routes!(audit_logs::application_read))
         .routes(routes!(introspect::introspect))
         .routes(routes!(jwks::jwks))
         .routes(routes!(operations::health))

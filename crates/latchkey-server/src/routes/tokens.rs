@@ -5,17 +5,20 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use latchkey_core::audit::AuditEntry;
 use latchkey_core::list::TOKEN_LISTING;
-use latchkey_core::model::{ApiToken, Creator, CreatorType, TokenOwnerType};
+use latchkey_core::model::{ApiToken, Application, Creator, CreatorType, TokenOwnerType};
 use latchkey_core::scope::{escalations, TargetOwner};
 use latchkey_core::time::now_millis;
 use latchkey_core::token::NewToken;
 use latchkey_core::validate::{path_id, TokenPatch, TokenPost};
 use latchkey_core::Id;
+use latchkey_store::audit::token_written;
 use latchkey_store::{TokenUpdate, Updater};
 use serde::Serialize;
 
 use super::{action, as_str_pairs, body, json, query_pairs, ListMeta, PathParams, SUCCESS};
+use crate::audit::{about, audited, draft, Origin, Request};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -92,37 +95,53 @@ fn escalation<S: AsRef<str>>(withheld: &[S]) -> ApiError {
 pub async fn create(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
     PathParams(application): PathParams<String>,
+    RawQuery(query): RawQuery,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (application, owner) = principal
-        .authorize(&state, &application, &action("applicationApiTokens.post"))
-        .await?;
-    let now = now_millis();
-    let post = TokenPost::parse(&body(raw)?, now)?;
-    let withheld = escalations(&post.scope, &principal.token.scope, owner);
-    if !withheld.is_empty() {
-        return Err(escalation(&withheld));
-    }
-    let caller = &principal.token;
-    let new = NewToken {
-        owner_type: TokenOwnerType::Application,
-        owner_id: application,
-        creator: Creator {
-            kind: CreatorType::ApiToken,
-            id: caller.id,
-            name: caller.name.clone(),
-        },
-        name: post.name,
-        description: post.description,
-        scope: post.scope,
-        status: post.status,
-        expiration_date: post.expiration_date,
+    let query = query_pairs(&query);
+    let request = Request {
+        resource: "applicationApiTokens",
+        action: "post",
+        path: &[("applicationId", &application)],
+        query: &query,
+        body: raw.as_ref().ok(),
     };
-    let (record, secret) = state.signer.issue(new, now);
-    state.store.insert_tokens(std::slice::from_ref(&record)).await?;
-    state.metrics.tokens_created.inc();
-    Ok(json(StatusCode::CREATED, &record.to_wire_with_secret(&secret)))
+    let entry = draft(&principal, &origin, request);
+    audited(&state, entry, async |audit| {
+        let app = principal
+            .authorize_loaded(&state, &application, &action("applicationApiTokens.post"))
+            .await?;
+        about(audit, &app);
+        let now = now_millis();
+        let post = TokenPost::parse(&body(raw)?, now)?;
+        let withheld = escalations(&post.scope, &principal.token.scope, app.owner_type.as_target());
+        if !withheld.is_empty() {
+            return Err(escalation(&withheld));
+        }
+        let caller = &principal.token;
+        let new = NewToken {
+            owner_type: TokenOwnerType::Application,
+            owner_id: app.id,
+            creator: Creator {
+                kind: CreatorType::ApiToken,
+                id: caller.id,
+                name: caller.name.clone(),
+            },
+            name: post.name,
+            description: post.description,
+            scope: post.scope,
+            status: post.status,
+            expiration_date: post.expiration_date,
+        };
+        let (record, secret) = state.signer.issue(new, now);
+        let entry = token_written(audit, 201, &record);
+        state.store.insert_tokens(std::slice::from_ref(&record), &entry).await?;
+        state.metrics.tokens_created.inc();
+        Ok(json(StatusCode::CREATED, &record.to_wire_with_secret(&secret)))
+    })
+    .await
 }
 
 /// Parses both ids (400), then checks reach (404) and scope (403), in the spec's order.
@@ -135,6 +154,40 @@ async fn target(
     let token = path_id("apiTokenId", token)?;
     let (application, owner) = principal.authorize(state, application, &action(verb)).await?;
     Ok((application, token, owner))
+}
+
+/// [`target`] for a change: the application loaded, so the audit entry names it.
+async fn change_target(
+    state: &AppState,
+    principal: &Principal,
+    (application, token): &(String, String),
+    verb: &str,
+    audit: &mut AuditEntry,
+) -> ApiResult<(Application, Id)> {
+    let token = path_id("apiTokenId", token)?;
+    let app = principal.authorize_loaded(state, application, &action(verb)).await?;
+    about(audit, &app);
+    Ok((app, token))
+}
+
+/// The draft entry of a change to one token.
+fn token_draft(
+    principal: &Principal,
+    origin: &Origin,
+    action: &'static str,
+    (application, token): &(String, String),
+    query: &Option<String>,
+    body: Option<&Bytes>,
+) -> AuditEntry {
+    let query = query_pairs(query);
+    let request = Request {
+        resource: "applicationApiToken",
+        action,
+        path: &[("applicationId", application), ("apiTokenId", token)],
+        query: &query,
+        body,
+    };
+    draft(principal, origin, request)
 }
 
 #[utoipa::path(
@@ -181,28 +234,34 @@ pub async fn read(
 pub async fn update(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
     PathParams(ids): PathParams<(String, String)>,
+    RawQuery(query): RawQuery,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (application, token, owner) = target(&state, &principal, &ids, "applicationApiToken.patch").await?;
-    let patch = TokenPatch::parse(&body(raw)?)?;
-    let updater = Updater {
-        scope: principal.token.scope.clone(),
-        owner,
-    };
-    // The store checks the escalation rule (spec section 5) on the row it
-    // writes, so a concurrent change cannot slip between check and write.
-    let updated = match state
-        .store
-        .update_token(application, token, &patch, &updater, now_millis())
-        .await?
-    {
-        TokenUpdate::Updated(updated) => updated,
-        TokenUpdate::NotFound => return Err(ApiError::token_not_found()),
-        TokenUpdate::Escalation(withheld) => return Err(escalation(&withheld)),
-    };
-    state.auth.evict(&updated.digest);
-    Ok(json(StatusCode::OK, &updated.to_wire()))
+    let entry = token_draft(&principal, &origin, "patch", &ids, &query, raw.as_ref().ok());
+    audited(&state, entry, async |audit| {
+        let (app, token) = change_target(&state, &principal, &ids, "applicationApiToken.patch", audit).await?;
+        let patch = TokenPatch::parse(&body(raw)?)?;
+        let updater = Updater {
+            scope: principal.token.scope.clone(),
+            owner: app.owner_type.as_target(),
+        };
+        // The store checks the escalation rule (spec section 5) on the row it
+        // writes, so a concurrent change cannot slip between check and write.
+        let updated = match state
+            .store
+            .update_token(app.id, token, &patch, &updater, now_millis(), audit)
+            .await?
+        {
+            TokenUpdate::Updated(updated) => updated,
+            TokenUpdate::NotFound => return Err(ApiError::token_not_found()),
+            TokenUpdate::Escalation(withheld) => return Err(escalation(&withheld)),
+        };
+        state.auth.evict(&updated.digest);
+        Ok(json(StatusCode::OK, &updated.to_wire()))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -221,14 +280,20 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     principal: Principal,
+    origin: Origin,
     PathParams(ids): PathParams<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
-    let (application, token, _) = target(&state, &principal, &ids, "applicationApiToken.delete").await?;
-    let deleted = state
-        .store
-        .delete_token(application, token)
-        .await?
-        .ok_or_else(ApiError::token_not_found)?;
-    state.auth.evict(&deleted.digest);
-    Ok(json(StatusCode::OK, &SUCCESS))
+    let entry = token_draft(&principal, &origin, "delete", &ids, &query, None);
+    audited(&state, entry, async |audit| {
+        let (app, token) = change_target(&state, &principal, &ids, "applicationApiToken.delete", audit).await?;
+        let deleted = state
+            .store
+            .delete_token(app.id, token, audit)
+            .await?
+            .ok_or_else(ApiError::token_not_found)?;
+        state.auth.evict(&deleted.digest);
+        Ok(json(StatusCode::OK, &SUCCESS))
+    })
+    .await
 }

@@ -193,6 +193,69 @@ pub fn execute_sql(database_url: &str, sql: &str) {
     }
 }
 
+/// Rows of one text column a query selects, from the database a URL of
+/// [`Backend::url`] names, read directly.
+pub async fn query_texts(database_url: &str, sql: &str) -> Vec<String> {
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let connection = rusqlite::Connection::open(path).expect("the test's SQLite file opens");
+            let mut statement = connection
+                .prepare(sql)
+                .unwrap_or_else(|error| panic!("{sql:?}: {error}"));
+            let rows = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .unwrap_or_else(|error| panic!("{sql:?}: {error}"));
+            rows
+        }
+        None => {
+            let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+                .await
+                .expect("the test's PostgreSQL database opens");
+            tokio::spawn(connection);
+            let rows = client
+                .query(sql, &[])
+                .await
+                .unwrap_or_else(|error| panic!("{sql:?}: {error}"));
+            rows.iter().map(|row| row.get::<_, String>(0)).collect()
+        }
+    }
+}
+
+/// Every audit log entry as stored (its wire form), oldest first, read
+/// straight from the database.
+pub async fn audit_documents(database_url: &str) -> Vec<Value> {
+    query_texts(database_url, "SELECT document FROM audit_logs ORDER BY created_at, id")
+        .await
+        .iter()
+        .map(|document| serde_json::from_str(document).expect("an entry's document is JSON"))
+        .collect()
+}
+
+/// Everything the database holds, as text to search: the bytes of a SQLite
+/// database's files, or every row of every PostgreSQL table.
+pub async fn database_text(backend: &Backend) -> String {
+    if backend.is_file_backed() {
+        let bytes: Vec<u8> = backend
+            .database_files()
+            .iter()
+            .flat_map(|file| std::fs::read(file).expect("the database's file reads"))
+            .collect();
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let tables = query_texts(
+        &backend.url,
+        "SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()",
+    )
+    .await;
+    let mut text = String::new();
+    for table in tables {
+        let rows = query_texts(&backend.url, &format!("SELECT t::text FROM \"{table}\" t")).await;
+        text.push_str(&rows.join("\n"));
+    }
+    text
+}
+
 /// A database of one test's own on a PostgreSQL server, dropped on drop.
 struct FreshPostgres {
     /// The URL given in [`POSTGRES_URL_VAR`]: how to reach the server.
