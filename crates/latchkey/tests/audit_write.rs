@@ -470,3 +470,91 @@ async fn after_sigkill_every_change_that_committed_has_its_entry_and_no_other_do
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_past_their_retention_are_pruned_in_batches() {
+    each_backend(|backend| async move {
+        let store = common::open_store(&backend.url).await;
+        let day = 86_400_000;
+        let now = latchkey_core::time::now_millis();
+        let entry_at = |at: i64| latchkey_core::audit::AuditEntry {
+            creation_date: at,
+            ..latchkey_server::admin::by_operator("retentionTest", "write", json!({}))
+        };
+        // More than two batches past a 30-day retention, and some within it.
+        let old: Vec<_> = (0..25_000).map(|n| entry_at(now - 31 * day - n)).collect();
+        for chunk in old.chunks(5_000) {
+            store.append_audit(chunk).await.unwrap();
+        }
+        let kept: Vec<_> = (0..3).map(|n| entry_at(now - 29 * day - n)).collect();
+        store.append_audit(&kept).await.unwrap();
+        drop(store);
+
+        let server = Server::start_with_env(&backend, &[("LATCHKEY_AUDIT_RETENTION_DAYS", "30")]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let remaining = loop {
+            let remaining: Vec<Value> = audit_documents(&server.database_url)
+                .await
+                .into_iter()
+                .filter(|entry| entry["requestResource"] == "retentionTest")
+                .collect();
+            if remaining.len() <= kept.len() || Instant::now() > deadline {
+                break remaining;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let mut ids: Vec<String> = kept.iter().map(|entry| entry.id.to_string()).collect();
+        let mut remaining: Vec<&str> = remaining.iter().map(|entry| entry["id"].as_str().unwrap()).collect();
+        ids.sort();
+        remaining.sort();
+        assert_eq!(remaining, ids, "only the entries within 30 days are left");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_answered_before_a_clean_shutdown_are_all_written() {
+    each_backend(|backend| async move {
+        let mut server = Server::start(&backend);
+        let admin = server.admin_token.clone();
+        let app = server.api.create_application(&admin, "shutdown").await;
+        const CLIENTS: usize = 32;
+        const TERMINATE_AFTER: usize = 1_000;
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut clients = JoinSet::new();
+        for client in 0..CLIENTS {
+            let (api, admin, app, answered) = (server.api.clone(), admin.clone(), app.clone(), answered.clone());
+            clients.spawn(async move {
+                for n in 0..1_000 {
+                    let missing = format!("{client:012x}{n:012x}");
+                    let request = api.request(Method::DELETE, &token_path(&app, &missing), Some(&admin));
+                    // Refused connections once the server stops listening end the client.
+                    let Ok(response) = request.send().await else { return };
+                    if response.status() != 404 {
+                        return;
+                    }
+                    answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            });
+        }
+        let ramp = Instant::now();
+        while answered.load(std::sync::atomic::Ordering::SeqCst) < TERMINATE_AFTER {
+            assert!(ramp.elapsed() < RAMP_LIMIT, "the refusals did not get through");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // Mid-stream: requests in flight finish, and their refusals too.
+        server.terminate();
+        while let Some(client) = clients.join_next().await {
+            client.expect("a client task");
+        }
+        assert!(server.wait_for_exit(Duration::from_secs(30)).success());
+        let answered = answered.load(std::sync::atomic::Ordering::SeqCst);
+        let recorded = audit_documents(&backend.url)
+            .await
+            .into_iter()
+            .filter(|entry| entry["responseStatus"] == 404 && entry["requestAction"] == "delete")
+            .count();
+        assert_eq!(recorded, answered, "every refusal answered is recorded");
+    })
+    .await;
+}
