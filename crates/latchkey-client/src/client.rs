@@ -3,6 +3,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::audit::{ApplicationAuditLogResource, ApplicationAuditLogsResource, AuditLogResource, AuditLogsResource};
 use crate::error::{ApiErrorBody, Error};
 use crate::resources::{
     ApplicationApiTokenResource, ApplicationApiTokensResource, ApplicationResource, ApplicationsResource,
@@ -147,6 +148,26 @@ impl Client {
     /// One application: `get`, `patch`, `delete`.
     pub fn application(&self) -> ApplicationResource<'_> {
         ApplicationResource::new(self)
+    }
+
+    /// An organization's audit log: `get` (list).
+    pub fn audit_logs(&self) -> AuditLogsResource<'_> {
+        AuditLogsResource::new(self)
+    }
+
+    /// One entry of an organization's audit log: `get`.
+    pub fn audit_log(&self) -> AuditLogResource<'_> {
+        AuditLogResource::new(self)
+    }
+
+    /// The audit log entries about one application: `get` (list).
+    pub fn application_audit_logs(&self) -> ApplicationAuditLogsResource<'_> {
+        ApplicationAuditLogsResource::new(self)
+    }
+
+    /// One audit log entry about an application: `get`.
+    pub fn application_audit_log(&self) -> ApplicationAuditLogResource<'_> {
+        ApplicationAuditLogResource::new(self)
     }
 
     fn url(&self, segments: &[&str]) -> Url {

@@ -20,12 +20,17 @@
 
 #![warn(missing_docs)]
 
+mod audit;
 mod client;
 mod error;
 mod models;
 mod params;
 mod resources;
 
+pub use audit::{
+    ApplicationAuditLogResource, ApplicationAuditLogsResource, AuditLog, AuditLogFilter, AuditLogListParams,
+    AuditLogResource, AuditLogs, AuditLogsResource, AuditMatch, AuditSortField, RequestMatch,
+};
 pub use client::{Client, ClientBuilder, DEFAULT_ACCEPT_VERSION, DEFAULT_BASE_URL};
 pub use error::{ApiErrorBody, Error};
 pub use models::{

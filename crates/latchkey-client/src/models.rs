@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// Dates as the API writes them: UTC with milliseconds, `2016-06-13T04:00:00.000Z`.
-mod wire_date {
+pub(crate) mod wire_date {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 

@@ -37,6 +37,8 @@ macro_rules! query_enum {
     };
 }
 
+pub(crate) use query_enum;
+
 query_enum!(
     /// What a token listing is sorted by.
     TokenSortField {

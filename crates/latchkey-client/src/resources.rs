@@ -14,7 +14,7 @@ use crate::models::{
 use crate::params::{ApplicationListParams, TokenListParams};
 
 /// No request body.
-const NONE: Option<&()> = None;
+pub(crate) const NONE: Option<&()> = None;
 
 /// `/applications/{applicationId}/tokens`
 #[derive(Debug, Clone, Copy)]
@@ -159,14 +159,23 @@ impl<'a> ApplicationResource<'a> {
 pub struct Pager<'a, P> {
     client: &'a Client,
     segments: Vec<String>,
-    query: Vec<(&'static str, String)>,
+    query: Vec<(String, String)>,
     next: Option<u64>,
     _page: PhantomData<P>,
 }
 
 impl<'a, P: Listing + DeserializeOwned> Pager<'a, P> {
-    fn new(client: &'a Client, segments: Vec<String>, mut query: Vec<(&'static str, String)>, first: u64) -> Self {
-        query.retain(|(key, _)| *key != "page");
+    pub(crate) fn new<K: Into<String>>(
+        client: &'a Client,
+        segments: Vec<String>,
+        query: Vec<(K, String)>,
+        first: u64,
+    ) -> Self {
+        let query = query
+            .into_iter()
+            .map(|(key, value)| (key.into(), value))
+            .filter(|(key, _)| key != "page")
+            .collect();
         Pager {
             client,
             segments,
@@ -181,7 +190,11 @@ impl<'a, P: Listing + DeserializeOwned> Pager<'a, P> {
         let Some(number) = self.next else {
             return Ok(None);
         };
-        let mut query = self.query.clone();
+        let mut query: Vec<(&str, String)> = self
+            .query
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.clone()))
+            .collect();
         query.push(("page", number.to_string()));
         let segments: Vec<&str> = self.segments.iter().map(String::as_str).collect();
         let page: P = self.client.send(Method::GET, &segments, &query, NONE).await?;

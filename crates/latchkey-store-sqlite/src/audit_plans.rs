@@ -18,7 +18,10 @@ fn every_audit_listing_walks_an_index_without_sorting() {
     let filters: [&[(&str, &str)]; 3] = [
         &[],
         &[("start", "1000"), ("end", "2000")],
-        &[("auditLogFilter[actor][0][type]", "User"), ("auditLogFilter[responseCode][0]", "403")],
+        &[
+            ("auditLogFilter[actor][0][type]", "User"),
+            ("auditLogFilter[responseCode][0]", "403"),
+        ],
     ];
     store
         .inner

@@ -57,21 +57,23 @@ pub struct AuditDialect {
     pub json_items: fn(&str) -> String,
 }
 
-/// The filter kinds: each item's JSON field and the column it must equal,
-/// as text.
-const PRIMARY_TARGET: &[(&str, &str)] = &[
+/// A filter kind: each item's JSON field and the column it must equal, as
+/// text.
+type FilterColumns = &'static [(&'static str, &'static str)];
+
+const PRIMARY_TARGET: FilterColumns = &[
     ("id", "primary_target_id"),
     ("type", "primary_target_type"),
     ("name", "primary_target_name"),
 ];
-const SECONDARY_TARGET: &[(&str, &str)] = &[
+const SECONDARY_TARGET: FilterColumns = &[
     ("id", "secondary_target_id"),
     ("type", "secondary_target_type"),
     ("name", "secondary_target_name"),
 ];
-const ACTOR: &[(&str, &str)] = &[("id", "actor_id"), ("type", "actor_type"), ("name", "actor_name")];
-const REQUEST: &[(&str, &str)] = &[("resource", "request_resource"), ("action", "request_action")];
-const RESPONSE_CODE: &[(&str, &str)] = &[("code", "CAST(response_status AS TEXT)")];
+const ACTOR: FilterColumns = &[("id", "actor_id"), ("type", "actor_type"), ("name", "actor_name")];
+const REQUEST: FilterColumns = &[("resource", "request_resource"), ("action", "request_action")];
+const RESPONSE_CODE: FilterColumns = &[("code", "CAST(response_status AS TEXT)")];
 
 /// A listing's statement parts and the values to bind, in placeholder order:
 /// the scope's id (1), the time range's start and end when there is one
@@ -116,7 +118,7 @@ fn named_items(items: &[NamedMatch]) -> Vec<Value> {
 }
 
 /// Each filtered kind's columns and items, in a fixed order.
-fn filtered_kinds(filter: &AuditFilter) -> Vec<(&'static [(&'static str, &'static str)], Vec<Value>)> {
+fn filtered_kinds(filter: &AuditFilter) -> Vec<(FilterColumns, Vec<Value>)> {
     let requests = filter
         .request
         .iter()

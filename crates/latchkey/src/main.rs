@@ -35,6 +35,8 @@ enum Command {
     Tokens(remote::TokensCommand),
     /// Work with applications over HTTP.
     Apps(remote::AppsCommand),
+    /// Read an organization's or an application's audit log over HTTP.
+    Audit(remote::AuditCommand),
     /// Print a shell completion script.
     Completions {
         /// The shell to print the script for.
@@ -58,7 +60,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Tokens(_) | Command::Apps(_) | Command::Completions { .. }
+        Command::Tokens(_) | Command::Apps(_) | Command::Audit(_) | Command::Completions { .. }
     ) {
         die_quietly_on_closed_pipe();
     }
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
             Command::Admin(command) => admin::run(command).await,
             Command::Tokens(command) => command.run().await,
             Command::Apps(command) => command.run().await,
+            Command::Audit(command) => command.run().await,
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "latchkey", &mut std::io::stdout());
                 Ok(())
@@ -145,7 +148,7 @@ mod tests {
                 "LATCHKEY_LOG_FORMAT",
             ],
             "admin-token" | "admin" => &["LATCHKEY_DATABASE"],
-            "tokens" | "apps" => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
+            "tokens" | "apps" | "audit" => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
             _ => &[],
         }
     }

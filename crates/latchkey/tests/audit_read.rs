@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{each_server, id_of, open_store, run_cli, unique, Server, UNKNOWN_ID};
+use common::{cli, each_server, id_of, open_store, run_cli, unique, Server, UNKNOWN_ID};
 use latchkey_core::audit::{ActorType, AuditEntry, Named, TargetType};
 use latchkey_core::Id;
 use serde_json::{json, Value};
@@ -69,96 +69,62 @@ async fn set_up(server: &Server) -> World {
 
     let ingest = Id::generate(FIRST / 1000).to_string();
     let alice_id = Id::generate(FIRST / 1000).to_string();
-    // (seconds after FIRST, application, token, actor, resource/action, status)
-    type Actor = Option<Named<ActorType>>;
-    let admin_actor: Actor = None;
-    let by_token = |name: &str, id: &str| named(ActorType::ApiToken, id, name);
-    let by_user = named(ActorType::User, &alice_id, "alice");
-    let fixture: Vec<(i64, &str, bool, Actor, (&str, &str), u16)> = vec![
-        (0, &org_app, false, by_user.clone(), ("applications", "post"), 201),
-        (
+    let by_token = |name: &str| named(ActorType::ApiToken, &ingest, name);
+    let by_alice = || named(ActorType::User, &alice_id, "alice");
+    // The entry `second`s after FIRST about `app` (and the token `ingest`
+    // when `about_token`), by `actor`, of `request`, answered `status`.
+    let entry = |second: i64, app: &str, about_token: bool, actor, request: [&str; 2], status| AuditEntry {
+        org_id: (app == org_app).then(|| org.parse().unwrap()),
+        application: named(TargetType::Application, app, "an application"),
+        token: about_token
+            .then(|| named(TargetType::ApiToken, &ingest, "ingest"))
+            .flatten(),
+        response_status: status,
+        response_body: json!({}),
+        ..AuditEntry::draft(FIRST + second * 1000, actor, request[0], request[1])
+    };
+    let written = vec![
+        entry(0, &org_app, false, by_alice(), ["applications", "post"], 201),
+        entry(
             1,
             &org_app,
             true,
-            by_token("Zed", &ingest),
-            ("applicationApiTokens", "post"),
+            by_token("Zed"),
+            ["applicationApiTokens", "post"],
             201,
         ),
-        (
+        entry(
             2,
             &org_app,
             true,
-            by_token("admin", &ingest),
-            ("applicationApiToken", "patch"),
+            by_token("admin"),
+            ["applicationApiToken", "patch"],
             200,
         ),
-        (
+        entry(
             3,
             &org_app,
             false,
-            by_token("admin", &ingest),
-            ("applicationApiTokens", "post"),
+            by_token("admin"),
+            ["applicationApiTokens", "post"],
             403,
         ),
-        (
-            4,
-            &org_app,
-            true,
-            admin_actor.clone(),
-            ("applicationApiToken", "delete"),
-            200,
-        ),
-        (
-            5,
-            &org_app,
-            true,
-            by_user.clone(),
-            ("applicationApiToken", "patch"),
-            404,
-        ),
-        (6, &org_app, false, by_user.clone(), ("application", "patch"), 200),
-        (
-            7,
-            &alice_app,
-            true,
-            by_user.clone(),
-            ("applicationApiTokens", "post"),
-            201,
-        ),
-        (
-            8,
-            &bob_app,
-            false,
-            by_token("bob's", &ingest),
-            ("application", "delete"),
-            200,
-        ),
-        (
+        // The operator's own command: no actor id or type.
+        entry(4, &org_app, true, None, ["applicationApiToken", "delete"], 200),
+        entry(5, &org_app, true, by_alice(), ["applicationApiToken", "patch"], 404),
+        entry(6, &org_app, false, by_alice(), ["application", "patch"], 200),
+        entry(7, &alice_app, true, by_alice(), ["applicationApiTokens", "post"], 201),
+        entry(8, &bob_app, false, by_token("bob's"), ["application", "delete"], 200),
+        entry(
             9,
             &org_app,
             true,
-            by_token("Zed", &ingest),
-            ("applicationApiToken", "patch"),
+            by_token("Zed"),
+            ["applicationApiToken", "patch"],
             200,
         ),
     ];
     let store = open_store(database).await;
-    let mut written = Vec::new();
-    for (second, app, about_token, actor, (resource, action), status) in fixture {
-        let at = FIRST + second * 1000;
-        let in_org = app == org_app;
-        let entry = AuditEntry {
-            org_id: in_org.then(|| org.parse().unwrap()),
-            application: named(TargetType::Application, app, "an application"),
-            token: about_token
-                .then(|| named(TargetType::ApiToken, &ingest, "ingest"))
-                .flatten(),
-            response_status: status,
-            response_body: json!({}),
-            ..AuditEntry::draft(at, actor, resource, action)
-        };
-        written.push(entry);
-    }
     store.append_audit(&written).await.expect("the fixture is written");
     let entries = written
         .iter()
@@ -570,6 +536,122 @@ async fn bad_parameters_are_400_naming_the_parameter() {
         // is 404 whatever the query.
         let target = format!("/orgs/{}/audit-logs?sortField=name", world.org);
         api.get(&target, &world.bob).await.expect_error(404, "NotFound");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_command() {
+    each_server(|server| async move {
+        let world = set_up(&server).await;
+        let env = [
+            ("LATCHKEY_URL", server.api.base.as_str()),
+            ("LATCHKEY_TOKEN", world.alice.as_str()),
+        ];
+        let audit = |args: &[&str]| {
+            let output = cli(args, &env);
+            assert!(output.success, "latchkey {args:?}: {}", output.stderr);
+            output.stdout
+        };
+        let id = |second: usize| world.entries[second]["id"].as_str().unwrap().to_string();
+        let (start, end) = ("2001-09-09T01:46:40Z", "2001-09-09T01:46:49Z");
+        let org = [
+            "audit",
+            "list",
+            "--org",
+            world.org.as_str(),
+            "--start",
+            start,
+            "--end",
+            end,
+        ];
+
+        // Newest first, every page, one id a line.
+        let ids = audit(&[&org[..], &["--all", "--per-page", "3", "--output", "id"]].concat());
+        let expected: Vec<String> = [9, 6, 5, 4, 3, 2, 1, 0].into_iter().map(id).collect();
+        assert_eq!(ids.lines().collect::<Vec<_>>(), expected);
+
+        // Each filter flag, as JSON: the server's own body.
+        let cases: [(&[&str], &[usize]); 5] = [
+            (&["--status", "403", "--status", "404"], &[5, 3]),
+            (&["--actor", world.entries[0]["actorId"].as_str().unwrap()], &[6, 5, 0]),
+            (
+                &["--api-token", world.entries[1]["secondaryTargetId"].as_str().unwrap()],
+                &[9, 5, 4, 2, 1],
+            ),
+            (&["--resource", "applicationApiToken", "--action", "patch"], &[9, 5, 2]),
+            (
+                &[
+                    "--action",
+                    "post",
+                    "--sort-direction",
+                    "asc",
+                    "--sort-field",
+                    "creationDate",
+                ],
+                &[0, 1, 3],
+            ),
+        ];
+        for (flags, seconds) in cases {
+            let json = audit(&[&org[..], flags, &["--output", "json"]].concat());
+            let listing: Value = serde_json::from_str(&json).unwrap();
+            let expected: Vec<String> = seconds.iter().map(|second| id(*second)).collect();
+            assert_eq!(ids_of(&listing), expected, "{flags:?}");
+        }
+
+        // A plain date is a whole day (UTC): --end 2001-09-09 takes them all.
+        let whole_day = audit(&[
+            "audit",
+            "list",
+            "--org",
+            &world.org,
+            "--end",
+            "2001-09-09",
+            "--output",
+            "id",
+        ]);
+        assert_eq!(whole_day.lines().count(), 8);
+
+        // A table for people; one entry as its fields.
+        let table = audit(&[&org[..], &["--sort-field", "actorName", "--per-page", "2"]].concat());
+        let header = table.lines().next().unwrap();
+        for column in ["ID", "CREATED", "STATUS", "REQUEST", "ACTOR", "TARGET"] {
+            assert!(header.contains(column), "{table}");
+        }
+        assert!(table.lines().nth(1).unwrap().contains("latchkey admin"), "{table}");
+        let one = audit(&["audit", "get", "--app", &world.alice_app, "--id", &id(7)]);
+        assert!(one.contains("applicationApiTokens post"), "{one}");
+        assert!(
+            one.contains(&format!(
+                "User alice ({})",
+                world.entries[7]["actorId"].as_str().unwrap()
+            )),
+            "{one}"
+        );
+
+        // The server's refusals and the command line's own.
+        let refused = cli(&["audit", "list", "--org", &world.org, "--token", &world.bob], &env);
+        assert_eq!(refused.code, Some(1));
+        assert!(refused.stderr.starts_with("error: 404 NotFound"), "{}", refused.stderr);
+        let neither = cli(&["audit", "list"], &env);
+        assert_eq!(neither.code, Some(2), "{}", neither.stderr);
+        let both = cli(
+            &[
+                "audit",
+                "get",
+                "--org",
+                &world.org,
+                "--app",
+                &world.org_app,
+                "--id",
+                &id(0),
+            ],
+            &env,
+        );
+        assert_eq!(both.code, Some(2), "{}", both.stderr);
+        let bad_time = cli(&["audit", "list", "--org", &world.org, "--start", "yesterday"], &env);
+        assert_eq!(bad_time.code, Some(2), "{}", bad_time.stderr);
+        assert!(bad_time.stderr.contains("7d, 12h, 90m"), "{}", bad_time.stderr);
     })
     .await;
 }

@@ -1,7 +1,8 @@
-//! `latchkey tokens …` and `latchkey apps …`: the HTTP client commands, for
-//! Latchkey or any Losant-compatible base URL.
+//! `latchkey tokens …`, `latchkey apps …` and `latchkey audit …`: the HTTP
+//! client commands, for Latchkey or any Losant-compatible base URL.
 
 mod apps;
+mod audit;
 mod table;
 mod tokens;
 
@@ -17,6 +18,7 @@ use table::{print_fields, print_rows, Item};
 pub use table::printable;
 
 pub use apps::AppsCommand;
+pub use audit::AuditCommand;
 pub use tokens::TokensCommand;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
