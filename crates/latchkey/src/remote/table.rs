@@ -6,10 +6,12 @@ use std::io::IsTerminal;
 use chrono::{DateTime, SecondsFormat, Utc};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// A column: its heading, and whether it may shrink to fit.
+/// A column: its heading, whether it may shrink to fit, and whether a
+/// terminal too narrow for every column leaves it out.
 pub struct Column {
     pub heading: &'static str,
     pub flexible: bool,
+    pub optional: bool,
 }
 
 impl Column {
@@ -18,6 +20,7 @@ impl Column {
         Column {
             heading,
             flexible: false,
+            optional: false,
         }
     }
 
@@ -26,9 +29,23 @@ impl Column {
         Column {
             heading,
             flexible: true,
+            optional: false,
+        }
+    }
+
+    /// A fixed column that a terminal too narrow for every column leaves
+    /// out, rather than cut the flexible ones below [`LEAST_FLEXIBLE`].
+    pub const fn optional(heading: &'static str) -> Column {
+        Column {
+            heading,
+            flexible: false,
+            optional: true,
         }
     }
 }
+
+/// The narrowest a flexible column is cut to.
+const LEAST_FLEXIBLE: usize = 8;
 
 /// The width a table must fit: on a terminal its width (else `COLUMNS`, else
 /// 120); none when stdout is a pipe or a file, whose reader wants every
@@ -130,9 +147,36 @@ fn render_fields(fields: &[(&str, Vec<String>)]) -> String {
     out
 }
 
-/// Renders rows under headings. Given a width to fit, flexible columns share
-/// what the fixed ones leave; without one, every column is as wide as its
-/// widest cell.
+/// The columns to show (their indexes): all of them, less the rightmost
+/// optional ones while the rest cannot fit `width` with every flexible
+/// column at least [`LEAST_FLEXIBLE`] wide.
+fn shown(columns: &[Column], natural: &[usize], width: Option<usize>) -> Vec<usize> {
+    let mut shown: Vec<usize> = (0..columns.len()).collect();
+    let Some(width) = width else {
+        return shown;
+    };
+    let least = |shown: &[usize]| -> usize {
+        let cells: usize = shown
+            .iter()
+            .map(|&index| match columns[index].flexible {
+                true => LEAST_FLEXIBLE,
+                false => natural[index],
+            })
+            .sum();
+        cells + 2 * shown.len().saturating_sub(1)
+    };
+    while least(&shown) > width {
+        let Some(position) = shown.iter().rposition(|&index| columns[index].optional) else {
+            break;
+        };
+        shown.remove(position);
+    }
+    shown
+}
+
+/// Renders rows under headings. Given a width to fit, optional columns may
+/// be left out and flexible columns share what the fixed ones leave;
+/// without one, every column is shown as wide as its widest cell.
 fn render(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> String {
     let natural: Vec<usize> = columns
         .iter()
@@ -145,6 +189,11 @@ fn render(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> Str
                 .unwrap_or(0)
         })
         .collect();
+    let shown = shown(columns, &natural, width);
+    let pick = |cells: &[String]| -> Vec<String> { shown.iter().map(|&index| cells[index].clone()).collect() };
+    let rows: Vec<Vec<String>> = rows.iter().map(|row| pick(row)).collect();
+    let natural: Vec<usize> = shown.iter().map(|&index| natural[index]).collect();
+    let columns: Vec<&Column> = shown.iter().map(|&index| &columns[index]).collect();
     let gaps = 2 * columns.len().saturating_sub(1);
     let fixed: usize = columns
         .iter()
@@ -154,7 +203,7 @@ fn render(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> Str
         .sum();
     let flexible_count = columns.iter().filter(|column| column.flexible).count().max(1);
     let share = width.map_or(usize::MAX, |width| {
-        (width.saturating_sub(fixed + gaps) / flexible_count).max(8)
+        (width.saturating_sub(fixed + gaps) / flexible_count).max(LEAST_FLEXIBLE)
     });
     let widths: Vec<usize> = columns
         .iter()
@@ -178,7 +227,7 @@ fn render(columns: &[Column], rows: &[Vec<String>], width: Option<usize>) -> Str
     let mut out = line(columns.iter().map(|column| column.heading.to_string()).collect());
     out.push('\n');
     for row in rows {
-        out.push_str(&line(row.clone()));
+        out.push_str(&line(row));
         out.push('\n');
     }
     out
@@ -204,16 +253,7 @@ mod tests {
 
     #[test]
     fn flexible_columns_shrink_to_fit() {
-        let columns = [
-            Column {
-                heading: "ID",
-                flexible: false,
-            },
-            Column {
-                heading: "NAME",
-                flexible: true,
-            },
-        ];
+        let columns = [Column::fixed("ID"), Column::flexible("NAME")];
         let rows = vec![vec!["abc".to_string(), "a very long name indeed".to_string()]];
         let text = render(&columns, &rows, Some(15));
         assert_eq!(text, "ID   NAME\nabc  a very lo…\n");
@@ -223,6 +263,26 @@ mod tests {
             render(&columns, &rows, None),
             "ID   NAME\nabc  a very long name indeed\n"
         );
+    }
+
+    #[test]
+    fn a_narrow_terminal_leaves_out_optional_columns_from_the_right() {
+        let columns = [
+            Column::fixed("ID"),
+            Column::flexible("NAME"),
+            Column::optional("ONE"),
+            Column::optional("TWO"),
+        ];
+        let rows = vec![["abc", "a long name", "1", "2"].map(String::from).to_vec()];
+        assert_eq!(
+            render(&columns, &rows, Some(20)),
+            "ID   NAME        ONE\nabc  a long na…  1\n",
+            "TWO goes first"
+        );
+        assert_eq!(render(&columns, &rows, Some(5)), "ID   NAME\nabc  a long …\n");
+        let all = "ID   NAME         ONE  TWO\nabc  a long name  1    2\n";
+        assert_eq!(render(&columns, &rows, Some(80)), all);
+        assert_eq!(render(&columns, &rows, None), all, "a pipe gets every column");
     }
 
     #[test]

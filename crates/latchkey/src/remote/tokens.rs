@@ -148,7 +148,8 @@ impl Item for ApiToken {
         Column::flexible("SCOPE"),
         Column::fixed("LAST USED"),
         Column::fixed("EXPIRES"),
-        Column::fixed("CREATED"),
+        // A narrow terminal leaves it out before cutting names to nothing.
+        Column::optional("CREATED"),
     ];
 
     fn id(&self) -> &str {
