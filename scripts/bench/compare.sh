@@ -2,7 +2,7 @@
 # Compares two builds of latchkey on this machine, alternating them so both
 # meet the same noise: the verify path (introspection with one token and
 # rotating over 1,000, each as a % of /health measured beside it) on SQLite,
-# and PATCH throughput over 1,000 tokens on SQLite and PostgreSQL.
+# and PATCH and create throughput on SQLite and PostgreSQL.
 #
 #   scripts/bench/compare.sh OLD_BINARY NEW_BINARY
 #
@@ -97,19 +97,37 @@ verify() {
     stop
 }
 
-# patches LABEL BINARY BACKEND: PATCH throughput over 1,000 tokens, one row.
-patches() {
-    local url="sqlite://$WORK/patch-$1-$RANDOM.db"
-    if [[ $3 == postgres ]]; then
+# database LABEL BACKEND: prints a fresh database's URL on that backend.
+database() {
+    if [[ $2 == postgres ]]; then
         local db="compare_$RANDOM$RANDOM"
         "$PSQL" -X -q -d "$LATCHKEY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
-        url="${LATCHKEY_TEST_POSTGRES_URL%/*}/$db"
+        echo "${LATCHKEY_TEST_POSTGRES_URL%/*}/$db"
+    else
+        echo "sqlite://$WORK/$1-$RANDOM.db"
     fi
-    serve "$2" "$url"
+}
+
+# row LABEL BACKEND: a "NAME req/s p99" line as a table row.
+row() {
+    awk -v label="$1" -v backend="$2" '{ printf "| %s | %s | %.0f | %.2f ms |\n", label, backend, $2, $3 }'
+}
+
+# patches LABEL BINARY BACKEND: PATCH throughput over 1,000 tokens, one row.
+patches() {
+    serve "$2" "$(database "patch-$1" "$3")"
     tokens all.Application
     rate patch "$BASE" BENCH_PATHS_FILE="$WORK/paths" BENCH_METHOD=PATCH BENCH_BODY="$PATCH_BODY" \
-        BENCH_TOKEN="$ADMIN" BENCH_COUNT_STATUS=1 |
-        awk -v label="$1" -v backend="$3" '{ printf "| %s | %s | %.0f | %.2f ms |\n", label, backend, $2, $3 }'
+        BENCH_TOKEN="$ADMIN" BENCH_COUNT_STATUS=1 | row "$1" "$3"
+    stop
+}
+
+# creates LABEL BINARY BACKEND: token creates into one application, one row.
+creates() {
+    serve "$2" "$(database "create-$1" "$3")"
+    tokens all.Application
+    rate create "$BASE/applications/$APP/tokens" BENCH_METHOD=POST BENCH_BODY='{"name": "compared"}' \
+        BENCH_TOKEN="$ADMIN" BENCH_COUNT_STATUS=1 | row "$1" "$3"
     stop
 }
 
@@ -130,5 +148,16 @@ for _ in $(seq "$ROUNDS"); do
     for backend in sqlite postgres; do
         patches old "$OLD" "$backend"
         patches new "$NEW" "$backend"
+    done
+done
+echo
+echo "POST a token into one application, 32 connections"
+echo
+echo "| build | backend | creates/s | p99 |"
+echo "|---|---|---:|---:|"
+for _ in $(seq "$ROUNDS"); do
+    for backend in sqlite postgres; do
+        creates old "$OLD" "$backend"
+        creates new "$NEW" "$backend"
     done
 done
