@@ -68,12 +68,31 @@ def post(url, token, body):
         return json.load(response)["id"]
 
 
+def get(url, token):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def organization_of_admin(binary, database):
+    """A new organization whose member is the admin user; its id."""
+    command = [binary, "admin", "org", "create", "--database", f"sqlite://{database}", "--name", "schemathesis"]
+    command += ["--member", "admin"]
+    return subprocess.run(command, capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+
+
 def main():
     binary = os.environ.get("LATCHKEY_BIN", "target/debug/latchkey")
     schemathesis = pathlib.Path(sys.executable).with_name("st")
     with tempfile.TemporaryDirectory() as scratch:
-        server, url, admin, log = start_server(binary, pathlib.Path(scratch, "latchkey.db"))
+        database = pathlib.Path(scratch, "latchkey.db")
+        server, url, admin, log = start_server(binary, database)
         try:
+            # Before the admin token's first use, so its reach includes it.
+            org = organization_of_admin(binary, database)
+            org_application = post(f"{url}/applications", admin, {"name": "schemathesis's org", "orgId": org})
+            # The newest entry of the organization's audit log: that creation.
+            audit_log = get(f"{url}/orgs/{org}/audit-logs", admin)["items"][0]["id"]
             application = post(f"{url}/applications", admin, {"name": "schemathesis"})
             doomed_application = post(f"{url}/applications", admin, {"name": "schemathesis, to delete"})
             tokens = f"{url}/applications/{application}/tokens"
@@ -85,6 +104,9 @@ def main():
                 LATCHKEY_APPLICATION_ID=application,
                 LATCHKEY_TOKEN_ID=post(tokens, admin, {"name": "schemathesis"}),
                 LATCHKEY_DOOMED_APPLICATION_ID=doomed_application,
+                LATCHKEY_ORG_ID=org,
+                LATCHKEY_ORG_APPLICATION_ID=org_application,
+                LATCHKEY_AUDIT_LOG_ID=audit_log,
                 LATCHKEY_DOOMED_TOKEN_ID=post(tokens, admin, {"name": "schemathesis, to delete"}),
             )
             command = [
