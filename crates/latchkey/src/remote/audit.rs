@@ -149,13 +149,13 @@ fn requests(resources: Vec<String>, actions: Vec<String>) -> Vec<RequestMatch> {
         .collect()
 }
 
-/// `name (id)`, `name`, or nothing.
-fn named(name: &Option<String>, id: &Option<String>) -> String {
+/// `name (id)`, `name`, `id`, or no line at all.
+fn named(name: &Option<String>, id: &Option<String>) -> Vec<String> {
     match (name, id) {
-        (Some(name), Some(id)) => format!("{name} ({id})"),
-        (Some(name), None) => name.clone(),
-        (None, Some(id)) => id.clone(),
-        (None, None) => String::new(),
+        (Some(name), Some(id)) => vec![format!("{name} ({id})")],
+        (Some(name), None) => vec![name.clone()],
+        (None, Some(id)) => vec![id.clone()],
+        (None, None) => vec![],
     }
 }
 
@@ -198,9 +198,10 @@ impl Item for AuditLog {
     }
 
     fn fields(&self) -> Vec<(&'static str, Vec<String>)> {
+        let actor = named(&self.actor_name, &self.actor_id);
         let actor = match &self.actor_type {
-            Some(kind) => format!("{kind} {}", named(&self.actor_name, &self.actor_id)),
-            None => named(&self.actor_name, &self.actor_id),
+            Some(kind) => actor.iter().map(|actor| format!("{kind} {actor}")).collect(),
+            None => actor,
         };
         let extra = |field: &str| compact(self.extra.get(field));
         let text = |field: &str| {
@@ -211,15 +212,12 @@ impl Item for AuditLog {
             ("id", vec![self.id.clone()]),
             ("creationDate", full_date(self.creation_date, "")),
             ("orgId", self.org_id.iter().cloned().collect()),
-            (
-                "application",
-                vec![named(&self.primary_target_name, &self.primary_target_id)],
-            ),
+            ("application", named(&self.primary_target_name, &self.primary_target_id)),
             (
                 "apiToken",
-                vec![named(&self.secondary_target_name, &self.secondary_target_id)],
+                named(&self.secondary_target_name, &self.secondary_target_id),
             ),
-            ("actor", vec![actor]),
+            ("actor", actor),
             ("request", vec![request_text(self)]),
             ("requestPathParams", extra("requestPathParams")),
             ("requestQueryParams", extra("requestQueryParams")),
