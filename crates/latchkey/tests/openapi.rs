@@ -10,8 +10,8 @@ use common::{each_server, Body, IssuedToken};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-/// Every route of spec section 1 and the operators' routes, as the document
-/// must list them.
+/// Every route of spec section 1 (with the audit log's of section 10) and
+/// the operators' routes, as the document must list them.
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/applications"),
     ("post", "/applications"),
@@ -23,6 +23,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/applications/{applicationId}/tokens/{apiTokenId}"),
     ("patch", "/applications/{applicationId}/tokens/{apiTokenId}"),
     ("delete", "/applications/{applicationId}/tokens/{apiTokenId}"),
+    ("get", "/orgs/{orgId}/audit-logs"),
+    ("get", "/orgs/{orgId}/audit-logs/{auditLogId}"),
+    ("get", "/applications/{applicationId}/audit-logs"),
+    ("get", "/applications/{applicationId}/audit-logs/{auditLogId}"),
     ("get", "/auth/introspect"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/health"),
