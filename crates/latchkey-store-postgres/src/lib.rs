@@ -283,6 +283,17 @@ async fn select_token(client: &impl GenericClient, application: Id, id: Id) -> S
     row.as_ref().map(token_from_row).transpose()
 }
 
+/// What [`Store::update_token`] was asked to do.
+#[derive(Clone, Copy)]
+struct TokenWrite<'a> {
+    application: Id,
+    id: Id,
+    patch: &'a TokenPatch,
+    updater: &'a Updater,
+    now: Millis,
+    audit: &'a AuditEntry,
+}
+
 /// One try at a token update, in its own transaction. The rule is checked
 /// on the token's row as it is locked until commit. Without
 /// `application_locked`, an update that would move the application's kept
@@ -290,14 +301,17 @@ async fn select_token(client: &impl GenericClient, application: Id, id: Id) -> S
 /// locked before the token's (see [`lock_application`]).
 async fn update_token_in(
     client: &mut Object,
-    application: Id,
-    id: Id,
-    patch: &TokenPatch,
-    updater: &Updater,
-    now: Millis,
-    audit: &AuditEntry,
+    update: &TokenWrite<'_>,
     application_locked: bool,
 ) -> StoreResult<Option<TokenUpdate>> {
+    let TokenWrite {
+        application,
+        id,
+        patch,
+        updater,
+        now,
+        audit,
+    } = *update;
     let tx = client.transaction().await.map_err(database)?;
     let application_id = application.to_string();
     if application_locked && !lock_application(&tx, &application_id).await? {
@@ -780,20 +794,17 @@ impl Store for PostgresStore {
         // Most updates move no count and need not lock the application; one
         // that turns out to (a status change) starts again, locking it first,
         // and then always finishes.
+        let write = TokenWrite {
+            application,
+            id,
+            patch,
+            updater,
+            now,
+            audit,
+        };
         let mut application_locked = false;
         loop {
-            if let Some(update) = update_token_in(
-                &mut client,
-                application,
-                id,
-                patch,
-                updater,
-                now,
-                audit,
-                application_locked,
-            )
-            .await?
-            {
+            if let Some(update) = update_token_in(&mut client, &write, application_locked).await? {
                 return Ok(update);
             }
             application_locked = true;

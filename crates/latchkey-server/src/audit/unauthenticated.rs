@@ -55,7 +55,7 @@ impl Unauthenticated {
             .into_iter()
             .map(|((source, reason), count)| (source, reason, count))
             .collect();
-        pairs.sort_by(|a, b| b.2.cmp(&a.2));
+        pairs.sort_by_key(|(_, _, count)| std::cmp::Reverse(*count));
         let rest: u64 = pairs.iter().skip(LOGGED).map(|(_, _, count)| count).sum();
         pairs.truncate(LOGGED);
         Summary {
