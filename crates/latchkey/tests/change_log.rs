@@ -60,13 +60,14 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
     each_backend(|backend| async move {
         let store = open_store(&backend.url).await;
         let now = now_millis();
-        let audit = by_operator("changeLogTest", "write", serde_json::json!({}));
+        // Every write records its own entry, with its own id.
+        let audit = || by_operator("changeLogTest", "write", serde_json::json!({}));
         let signer = Signer::new(&generate_key(now));
         let (user, _) = store.user_or_create(&unique("alice"), now).await.unwrap();
         let app = application(user.id, now);
-        store.create_application(&app, &audit).await.unwrap();
+        store.create_application(&app, &audit()).await.unwrap();
         let (patched, deleted) = (token(&signer, &app, now), token(&signer, &app, now));
-        store.insert_tokens(&[patched.clone(), deleted.clone()], &audit).await.unwrap();
+        store.insert_tokens(&[patched.clone(), deleted.clone()], &audit()).await.unwrap();
 
         let start = store.auth_changes(None).await.unwrap();
         assert!(start.changes.is_empty());
@@ -78,18 +79,18 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
             scope: vec!["all.User".into()],
             owner: TargetOwner::User,
         };
-        let updated = store.update_token(app.id, patched.id, &deactivate, &admin, now, &audit).await.unwrap();
+        let updated = store.update_token(app.id, patched.id, &deactivate, &admin, now, &audit()).await.unwrap();
         assert!(matches!(updated, TokenUpdate::Updated(ref token) if token.status == Status::Inactive));
-        store.delete_token(app.id, deleted.id, &audit).await.unwrap().unwrap();
-        store.create_organization(&organization("acme", user.id, now), now, &audit).await.unwrap();
-        assert!(store.delete_application(app.id, &audit).await.unwrap());
+        store.delete_token(app.id, deleted.id, &audit()).await.unwrap().unwrap();
+        store.create_organization(&organization("acme", user.id, now), now, &audit()).await.unwrap();
+        assert!(store.delete_application(app.id, &audit()).await.unwrap());
         // Writes that change nothing log nothing.
-        assert!(!store.delete_application(app.id, &audit).await.unwrap());
-        assert!(store.delete_token(app.id, deleted.id, &audit).await.unwrap().is_none());
-        let gone = store.update_token(app.id, patched.id, &deactivate, &admin, now, &audit).await.unwrap();
+        assert!(!store.delete_application(app.id, &audit()).await.unwrap());
+        assert!(store.delete_token(app.id, deleted.id, &audit()).await.unwrap().is_none());
+        let gone = store.update_token(app.id, patched.id, &deactivate, &admin, now, &audit()).await.unwrap();
         assert_eq!(gone, TokenUpdate::NotFound);
         let late = token(&signer, &app, now);
-        assert!(matches!(store.insert_tokens(&[late], &audit).await, Err(StoreError::ApplicationMissing)));
+        assert!(matches!(store.insert_tokens(&[late], &audit()).await, Err(StoreError::ApplicationMissing)));
 
         let read = store.auth_changes(Some(start.cursor)).await.unwrap();
         assert_eq!(
@@ -124,7 +125,7 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         execute_sql(&backend.url, &minutes_ago(9));
         let old = store.auth_changes(Some(read.cursor)).await.unwrap();
         assert_eq!(old.changes, [AuthChange::User(user.id), AuthChange::User(user.id)]);
-        store.create_organization(&organization("other", user.id, now), now, &audit).await.unwrap();
+        store.create_organization(&organization("other", user.id, now), now, &audit()).await.unwrap();
         let after = store.auth_changes(Some(read.cursor)).await.unwrap();
         assert_eq!(
             after.changes,
