@@ -203,6 +203,18 @@ fn map_rows<T>(rows: Vec<Row>, from_row: fn(&Row) -> StoreResult<T>) -> StoreRes
     rows.iter().map(from_row).collect()
 }
 
+/// A read-only transaction that sees one snapshot throughout, so a page and
+/// its count agree.
+async fn snapshot(client: &mut Object) -> StoreResult<deadpool_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(database)
+}
+
 /// One page of a listing and the count of all matches, read from one
 /// snapshot; `counted` when one application's tokens are listed, whose kept
 /// counts then answer `totalCount` where they can.
@@ -215,13 +227,7 @@ async fn list_page<C: Columns, T>(
     counted: bool,
     from_row: fn(&Row) -> StoreResult<T>,
 ) -> StoreResult<Page<T>> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(database)?;
+    let tx = snapshot(client).await?;
     let counts = match (counted, owners) {
         (true, [application]) => token_counts(&tx, application).await?,
         _ => None,
@@ -420,13 +426,7 @@ async fn audit_page(
     listing: &AuditListing,
     window: Option<(u32, i64)>,
 ) -> StoreResult<Page<AuditDocument>> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .map_err(database)?;
+    let tx = snapshot(client).await?;
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&listing.scope];
     if let Some((start, end)) = &listing.time_range {
         params.extend([start as &(dyn ToSql + Sync), end]);
