@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::http::HeaderValue;
 use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
 use latchkey_server::audit::{self, unauthenticated};
@@ -69,6 +70,13 @@ pub struct ServeArgs {
     #[arg(long, env = "LATCHKEY_AUDIT_RETENTION_DAYS", default_value_t = 365,
           value_parser = clap::value_parser!(u64).range(1..=36_500))]
     audit_retention_days: u64,
+    /// A web origin (scheme://host[:port]) whose pages may call the API from
+    /// a browser (CORS); repeat it, or give several comma-separated in the
+    /// environment. None by default: browsers then keep every other origin
+    /// out, and the console at /console/ needs none.
+    #[arg(long = "cors-origin", value_name = "ORIGIN", env = "LATCHKEY_CORS_ORIGINS",
+          value_delimiter = ',', value_parser = parse_origin)]
+    cors_origins: Vec<HeaderValue>,
     /// Log line format.
     #[arg(long, env = "LATCHKEY_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -106,6 +114,24 @@ impl LogFilter {
             .parse(&self.0)
             .expect("--log was checked when the command line was read")
     }
+}
+
+/// A `--cors-origin`: exactly what a browser sends in `Origin`, the scheme,
+/// host and port of a page, with no path, so a typo cannot silently match
+/// nothing (`https://ops.example.com/` would never equal an `Origin`).
+fn parse_origin(text: &str) -> Result<HeaderValue, String> {
+    let expected = "expected an origin such as https://ops.example.com or http://localhost:3000 \
+                    (scheme, host and port only: no path, no trailing slash)";
+    let text = text.trim();
+    let host = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} has no http:// or https://; {expected}"))?;
+    let host_character = |c: char| c.is_ascii_alphanumeric() || ".-:[]".contains(c);
+    if host.is_empty() || !host.chars().all(host_character) {
+        return Err(format!("{text:?} is not an origin; {expected}"));
+    }
+    HeaderValue::from_str(text).map_err(|_| format!("{text:?} is not an origin; {expected}"))
 }
 
 /// What a start on an existing database says instead of the admin token it
@@ -208,7 +234,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
     eprintln!("latchkey: listening on http://{}", listener.local_addr()?);
-    let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let service = app(state.clone(), &args.cors_origins).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -224,6 +250,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cors_origins_are_exact_origins() {
+        assert_eq!(
+            parse_origin("https://ops.example.com").unwrap(),
+            "https://ops.example.com"
+        );
+        assert_eq!(parse_origin("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(parse_origin("http://[::1]:8080").unwrap(), "http://[::1]:8080");
+        for refused in [
+            "ops.example.com",
+            "https://ops.example.com/",
+            "https://a.example/path",
+            "*",
+            "https://",
+        ] {
+            let error = parse_origin(refused).unwrap_err();
+            assert!(error.contains("expected an origin"), "{refused}: {error}");
+        }
+    }
 
     #[test]
     fn shell_words() {
