@@ -28,6 +28,7 @@ for a page load; the browser is closed at the end of the session.
 
 import os
 import re
+import signal
 import sys
 from importlib.resources import files
 from pathlib import Path
@@ -74,6 +75,16 @@ def pytest_configure(config):
     problem = chromium.missing()
     if problem:
         raise pytest.UsageError(problem)
+    # SIGTERM (scripts/test.sh's time limit) ends the run as Ctrl-C does, so
+    # the teardowns still stop the servers and close the browser.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum, frame):
+    # Once: `timeout` signals the process and then its whole group, so the
+    # second SIGTERM would interrupt the teardowns this one starts.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt("SIGTERM")
 
 
 # --------------------------------------------------------------------------
@@ -119,9 +130,18 @@ def browser():
         try:
             yield headless
         finally:
-            headless.close()
+            close_quietly(headless)
     finally:
         driver.stop()
+
+
+def close_quietly(closable):
+    """Closes a context or the browser; one already gone (the run was
+    interrupted, and Playwright's driver with it) is no error."""
+    try:
+        closable.close()
+    except PlaywrightError:
+        pass
 
 
 class PageEvents:
@@ -272,7 +292,7 @@ def new_page(browser, server, page_events):
 
     yield _new_page
     for context in contexts:
-        context.close()
+        close_quietly(context)
 
 
 @pytest.fixture
