@@ -2,7 +2,7 @@
 // its settings (rename, delete).
 
 import {call, permissionsFor} from '../api.js';
-import {h, replace, field, errorMessage, notAllowed, disabledButton, confirmDialog, statusLine} from '../dom.js';
+import {h, replace, field, errorMessage, notAllowed, disabledButton, confirmDialog, statusLine, printable} from '../dom.js';
 import {time} from '../format.js';
 import {isUserToken} from '../session.js';
 import {tokensTab} from './tokens.js';
@@ -27,7 +27,7 @@ export async function applicationView(view, {ids: [applicationId], query, tab}) 
   }
   const name = application?.name ?? applicationId;
   const tabLabel = TABS.find(([key]) => key === tab)[1];
-  document.title = `${tabLabel} · ${name} · Latchkey console`;
+  document.title = `${tabLabel} · ${printable(name)} · Latchkey console`;
   const content = h('div', {class: 'tab-content'});
   replace(
     view,

@@ -31,7 +31,7 @@ export function applicationsView(view, {query}) {
       field(
         'Name filter',
         h('input', {type: 'search', name: 'filter', value: query.get('filter') ?? ''}),
-        '* matches any run of characters; case does not matter.',
+        '* matches anything; any case.',
       ),
       sortFields(query, {sortFields: SORT_FIELDS, defaults: {sortField: 'name', sortDirection: 'asc', perPage: '25'}}),
     ],

@@ -34,22 +34,24 @@ function scopeCatalog() {
 
 export async function newTokenView(view, {ids: [applicationId]}) {
   document.title = 'New token · Latchkey console';
+  // The link and the heading stay put while the form loads, so the focus
+  // of someone already tabbing through them is never lost.
+  const body = h('div', {}, h('p', {}, 'Loading…'));
   const back = h('p', {class: 'crumbs'}, h('a', {href: `#/applications/${applicationId}`}, 'Back to the tokens'));
-  replace(view, back, h('h1', {}, 'New token'), h('p', {}, 'Loading…'));
+  replace(view, back, h('h1', {}, 'New token'), body);
   let scopes;
   try {
     const [may, all] = await Promise.all([permissionsFor(applicationId), scopeCatalog()]);
     if (!may.has('applicationApiTokens.post')) {
-      replace(view, back, h('h1', {}, 'New token'), notAllowed('Creating tokens is not available', 'applicationApiTokens.post'));
+      replace(body, notAllowed('Creating tokens is not available', 'applicationApiTokens.post'));
       return;
     }
     scopes = all.application;
   } catch (error) {
-    replace(view, back, h('h1', {}, 'New token'), errorMessage(error));
+    replace(body, errorMessage(error));
     return;
   }
-  const form = tokenForm(applicationId, scopes, (created) => replace(view, back, secretPanel(applicationId, created)));
-  replace(view, back, h('h1', {}, 'New token'), form);
+  replace(body, tokenForm(applicationId, scopes, (created) => replace(view, back, secretPanel(applicationId, created))));
 }
 
 function radioGroup(legend, name, choices, checked, onchange) {
@@ -87,6 +89,7 @@ function tokenForm(applicationId, scopes, onCreated) {
     picker.hidden = choice('scopes') !== 'custom';
   });
   picker.hidden = true;
+  expiry.append(field('Expiry date', date, 'The token stops working at the end of this day (UTC).'));
 
   const submit = async (event) => {
     event.preventDefault();
@@ -107,7 +110,6 @@ function tokenForm(applicationId, scopes, onCreated) {
     field('Token name', name),
     field('Token description (optional)', description),
     expiry,
-    field('Expiry date', date, 'The token stops working at the end of this day (UTC).'),
     scopeChoice,
     picker,
     problem,
@@ -157,14 +159,19 @@ function scopePicker(scopes) {
       fieldset.hidden = shown === 0;
     }
   });
+  const countChosen = () => {
+    const chosen = picker.chosen().length;
+    chosenCount.textContent = `${chosen} ${chosen === 1 ? 'scope' : 'scopes'} chosen`;
+  };
   const picker = h(
     'div',
-    {class: 'scope-picker', onchange: () => (chosenCount.textContent = `${picker.chosen().length} scopes chosen`)},
+    {class: 'scope-picker', onchange: (event) => event.target.type === 'checkbox' && countChosen()},
     field('Search scopes', search, `${scopes.length} scopes, grouped by resource.`),
     chosenCount,
     h('div', {class: 'scope-groups'}, fieldsets),
   );
   picker.chosen = () => boxes.filter((box) => box.checked).map((box) => box.value);
+  countChosen();
   return picker;
 }
 
@@ -197,12 +204,7 @@ function secretPanel(applicationId, created) {
     field(`Secret of “${created.name}”`, secret),
     h('button', {type: 'button', onclick: copy}, 'Copy secret'),
     copied,
-    h(
-      'p',
-      {class: 'actions'},
-      h('a', {href: `#/applications/${applicationId}/tokens/${created.id}`}, 'View the token'),
-      h('a', {href: `#/applications/${applicationId}`}, 'Back to the tokens'),
-    ),
+    h('p', {}, h('a', {href: `#/applications/${applicationId}/tokens/${created.id}`}, 'View the token')),
   );
   queueMicrotask(() => heading.focus());
   return panel;

@@ -2,13 +2,16 @@
 // rename and describe, deactivate or re-activate, delete.
 
 import {call, permissionsFor} from '../api.js';
-import {h, replace, field, errorMessage, disabledButton, confirmDialog, statusLine} from '../dom.js';
+import {h, replace, field, errorMessage, disabledButton, confirmDialog, statusLine, printable} from '../dom.js';
 import {time, creatorText} from '../format.js';
 import {statusBadge, scopeList} from './tokens.js';
 
 export async function tokenView(view, {ids: [applicationId, tokenId]}) {
+  // The link stays put while the token loads and after each change; the
+  // rest is drawn anew from the server's answer.
   const back = h('p', {class: 'crumbs'}, h('a', {href: `#/applications/${applicationId}`}, 'Back to the tokens'));
-  replace(view, back, h('p', {}, 'Loading…'));
+  const content = h('div', {}, h('p', {}, 'Loading…'));
+  replace(view, back, content);
   const path = `/applications/${applicationId}/tokens/${tokenId}`;
   let may;
   let token;
@@ -16,30 +19,34 @@ export async function tokenView(view, {ids: [applicationId, tokenId]}) {
     may = await permissionsFor(applicationId);
     token = await call('GET', path);
   } catch (error) {
-    replace(view, back, h('h1', {}, 'Token'), errorMessage(error));
+    replace(content, h('h1', {}, 'Token'), errorMessage(error));
     return;
   }
-  document.title = `${token.name} · Latchkey console`;
   const problem = h('div', {});
   const done = statusLine();
 
-  /** Sends a change; on success draws the token as the server now has it. */
-  const change = async (body, saying) => {
+  /**
+   * Sends a change; on success draws the token as the server now has it,
+   * and gives the focus back to the control (named by data-control) that
+   * made the change, which drawing replaced.
+   */
+  const change = async (body, saying, control) => {
     try {
       token = await call('PATCH', path, {body});
       draw();
       done.textContent = saying;
+      content.querySelector(`[data-control="${control}"]`)?.focus();
     } catch (error) {
       replace(problem, errorMessage(error));
     }
   };
 
   function draw() {
+    document.title = `${printable(token.name)} · Latchkey console`;
     replace(problem);
     done.textContent = '';
     replace(
-      view,
-      back,
+      content,
       h('h1', {}, h('bdi', {}, token.name)),
       problem,
       done,
@@ -75,7 +82,7 @@ function editForm(token, may, change) {
   const description = h('textarea', {rows: '3', value: token.description, disabled: !allowed});
   const submit = (event) => {
     event.preventDefault();
-    change({name: name.value, description: description.value}, 'Saved.');
+    change({name: name.value, description: description.value}, 'Saved.', 'save');
   };
   return h(
     'section',
@@ -86,7 +93,7 @@ function editForm(token, may, change) {
       {onsubmit: submit},
       field('Name', name),
       field('Description', description),
-      allowed ? h('button', {type: 'submit'}, 'Save') : disabledButton('Save', 'applicationApiToken.patch'),
+      allowed ? h('button', {type: 'submit', 'data-control': 'save'}, 'Save') : disabledButton('Save', 'applicationApiToken.patch'),
     ),
   );
 }
@@ -111,7 +118,8 @@ function statusSection(token, may, change) {
           {
             type: 'button',
             class: active ? 'danger' : '',
-            onclick: () => change({status: active ? 'inactive' : 'active'}, active ? 'Deactivated.' : 'Re-activated.'),
+            'data-control': 'status',
+            onclick: () => change({status: active ? 'inactive' : 'active'}, active ? 'Deactivated.' : 'Re-activated.', 'status'),
           },
           label,
         )

@@ -52,7 +52,7 @@ export function tokensTab(content, {applicationId, may, query}) {
       field(
         'Filter',
         h('input', {type: 'search', name: 'filter', value: query.get('filter') ?? ''}),
-        '* matches any run of characters; case does not matter. Status: active or inactive.',
+        '* matches anything; any case. Status: active or inactive.',
       ),
       sortFields(query, {sortFields: SORT_FIELDS, defaults: {sortField: 'name', sortDirection: 'asc', perPage: '25'}}),
     ],
