@@ -1,5 +1,6 @@
 // Building the page. Every string becomes a text node or a property: nothing
-// the server sends is ever parsed as HTML (there is no innerHTML anywhere).
+// the server sends is ever parsed as HTML (tests/console.rs checks that no
+// file of the console uses an HTML-parsing API).
 
 // Characters that could reorder or hide the text around them, or that have
 // no business in a name: C0 and C1 controls but tab and newline, DEL, and
