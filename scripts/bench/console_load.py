@@ -73,6 +73,9 @@ READ_TIMINGS = """() => {
     load: nav.loadEventEnd,
     listRequest: list.length ? list[list.length - 1].duration : null,
     requests: performance.getEntriesByType('resource').length + 1,
+    fetched: performance.getEntriesByType('resource').map((e) => ({
+      path: new URL(e.name).pathname, start: e.startTime, end: e.responseEnd,
+    })),
   };
 }"""
 
@@ -184,7 +187,8 @@ def run(server, args):
                     app_id, count = apps[label]
                     timing = load_once(browser, server, token, app_id, count)
                     runs[label].append(timing)
-                    print("run %d %s: %s" % (index + 1, label, json.dumps(timing)), file=sys.stderr)
+                    brief = {key: value for key, value in timing.items() if key != "fetched"}
+                    print("run %d %s: %s" % (index + 1, label, json.dumps(brief)), file=sys.stderr)
             version = browser.version
         finally:
             browser.close()
@@ -221,6 +225,12 @@ def run(server, args):
     print("\nEvery run's \"list shown\", in order:\n")
     for label in ("S", "L"):
         print("- %s: %s" % (label, ", ".join("%.0f" % r["shown"] for r in runs[label])))
+    middle = sorted(runs["L"], key=lambda r: r["shown"])[len(runs["L"]) // 2]
+    print("\nWhat L's median run fetched after the page itself (ms since the navigation began):\n")
+    print("| path | start | end |\n|---|---:|---:|")
+    for entry in middle["fetched"]:
+        path = re.sub(r"[0-9a-f]{24}", "{id}", entry["path"])
+        print("| `%s` | %.0f | %.0f |" % (path, entry["start"], entry["end"]))
 
 
 if __name__ == "__main__":
