@@ -69,6 +69,7 @@ async fn get(server: &Server, path: &str) -> reqwest::Response {
         .unwrap_or_else(|error| panic!("GET {path}: {error}"))
 }
 
+#[track_caller]
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)

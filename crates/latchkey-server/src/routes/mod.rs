@@ -31,7 +31,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The service's routes, each registered from its handler's
 /// `#[utoipa::path]` attribute: `routes!` takes the path and method from
 /// there, so every route is in the OpenAPI document exactly as it is served.
-/// Register routes only this way, never with a bare `route`.
+/// Register routes only this way, never with a bare `route`. The one
+/// exception is the web console's static files ([`crate::console`]), which
+/// are not API: `app()` merges them beside these routes.
 pub fn router(state: AppState) -> Router {
     let served = Served::default();
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
