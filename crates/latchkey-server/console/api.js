@@ -4,7 +4,7 @@
 
 import {session} from './session.js';
 
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, type, message) {
     super(message);
     this.status = status;
@@ -69,7 +69,7 @@ function isErrorBody(json) {
 }
 
 /** Every action the console may offer on an application, asked of the server. */
-export const ACTIONS = [
+const ACTIONS = [
   'application.get',
   'application.patch',
   'application.delete',

@@ -3,7 +3,7 @@
 import {h} from './dom.js';
 
 /** "2030-01-01 23:59 UTC" in a <time>, or `none` when there is no date. */
-export function dateText(iso, none = '—') {
+function dateText(iso, none = '—') {
   if (!iso) return none;
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return String(iso);

@@ -6,12 +6,12 @@
 import {h, replace, errorMessage, field, select} from '../dom.js';
 import {count} from '../format.js';
 
-export const DIRECTIONS = [
+const DIRECTIONS = [
   ['asc', 'Ascending'],
   ['desc', 'Descending'],
 ];
 
-export const PAGE_SIZES = ['10', '25', '50', '100', '500', '1000'].map((size) => [size, size]);
+const PAGE_SIZES = ['10', '25', '50', '100', '500', '1000'].map((size) => [size, size]);
 
 /** The sort, direction and page-size fields, each named as its parameter. */
 export function sortFields(query, {sortFields, defaults}) {
