@@ -35,7 +35,7 @@ fn new_token() -> NewToken {
 }
 
 fn verify_path(c: &mut Criterion) {
-    let key = generate_key(NOW);
+    let key = generate_key(NOW, NOW);
     let signer = Signer::new(&key);
     let keys = KeyRing::new(std::slice::from_ref(&key));
     let (record, secret) = signer.issue(new_token(), NOW);

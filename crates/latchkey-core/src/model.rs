@@ -270,12 +270,21 @@ pub struct StoredKey {
     pub kid: String,
     pub seed: [u8; 32],
     pub created_at: Millis,
+    /// From when it may sign: a rotated-in key signs only once every
+    /// instance has had time to learn it ([`crate::token::KEY_PROPAGATION`]).
+    pub signs_from: Millis,
+    /// When it was retired: tokens it signed are refused from then on.
+    pub retired_at: Option<Millis>,
 }
 
 impl std::fmt::Debug for StoredKey {
+    /// Never shows the seed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
             .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("signs_from", &self.signs_from)
+            .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }
 }

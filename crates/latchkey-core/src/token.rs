@@ -25,8 +25,8 @@ pub fn digest(token: &str) -> Digest {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// A new random signing key.
-pub fn generate_key(now: Millis) -> StoredKey {
+/// A new random signing key, made at `now`, that may sign from `signs_from`.
+pub fn generate_key(now: Millis, signs_from: Millis) -> StoredKey {
     let mut seed = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut seed);
     let verifying = SigningKey::from_bytes(&seed).verifying_key();
@@ -34,7 +34,66 @@ pub fn generate_key(now: Millis) -> StoredKey {
         kid: thumbprint(&verifying),
         seed,
         created_at: now,
+        signs_from,
+        retired_at: None,
     }
+}
+
+/// How long after a rotation the new key starts signing: every instance
+/// re-reads the key ring at least once a second, so by then each can verify
+/// what it signs (an instance that is behind re-reads the ring when it meets
+/// the new `kid`).
+pub const KEY_PROPAGATION: Millis = 2_000;
+
+/// What a key does at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs new tokens, and verifies: the newest key allowed to sign.
+    Signing,
+    /// Verifies the tokens it signed (an older key, or a new one not yet signing).
+    Verifying,
+    /// Verifies nothing: its tokens are refused and it is not published.
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Signing => "signing",
+            KeyState::Verifying => "verifying",
+            KeyState::Retired => "retired",
+        }
+    }
+}
+
+/// The index of the key that signs at `now`: of the keys not retired and
+/// allowed to sign by then, the one allowed last (ties: the newest).
+fn signing_index(keys: &[StoredKey], now: Millis) -> Option<usize> {
+    keys.iter()
+        .enumerate()
+        .filter(|(_, key)| key.retired_at.is_none() && key.signs_from <= now)
+        .max_by_key(|(_, key)| (key.signs_from, key.created_at, key.kid.clone()))
+        .map(|(index, _)| index)
+}
+
+/// Each key's state at `now`, in the order given.
+pub fn key_states(keys: &[StoredKey], now: Millis) -> Vec<KeyState> {
+    let signing = signing_index(keys, now);
+    keys.iter()
+        .enumerate()
+        .map(|(index, key)| match key.retired_at {
+            Some(_) => KeyState::Retired,
+            None if Some(index) == signing => KeyState::Signing,
+            None => KeyState::Verifying,
+        })
+        .collect()
+}
+
+/// The signer and the key ring the stored keys make at `now`; `None` when
+/// no key may sign.
+pub fn keys_at(keys: &[StoredKey], now: Millis) -> Option<(Signer, KeyRing)> {
+    let signer = Signer::new(&keys[signing_index(keys, now)?]);
+    Some((signer, KeyRing::new(keys)))
 }
 
 fn public_jwk_x(key: &VerifyingKey) -> String {
@@ -105,6 +164,11 @@ impl Signer {
             kid: stored.kid.clone(),
             key: SigningKey::from_bytes(&stored.seed),
         }
+    }
+
+    /// The `kid` of the key it signs with.
+    pub fn kid(&self) -> &str {
+        &self.kid
     }
 
     pub fn mint(&self, claims: &Claims<'_>) -> String {
@@ -185,12 +249,28 @@ struct Header {
 }
 
 impl KeyRing {
+    /// The ring of every key not retired.
     pub fn new(stored: &[StoredKey]) -> KeyRing {
         let keys = stored
             .iter()
+            .filter(|key| key.retired_at.is_none())
             .map(|key| (key.kid.clone(), SigningKey::from_bytes(&key.seed).verifying_key()))
             .collect();
         KeyRing { keys }
+    }
+
+    /// The `kid`s in the ring, sorted: two rings with the same are the same.
+    pub fn kids(&self) -> Vec<&str> {
+        let mut kids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        kids.sort_unstable();
+        kids
+    }
+
+    /// Whether the key that signed `token` (by its header's `kid`) is in the
+    /// ring: for a token whose signature was checked before, whether it
+    /// still may be trusted.
+    pub fn holds_key_of(&self, token: &str) -> bool {
+        header_of(token).is_some_and(|header| header.kid.is_some_and(|kid| self.keys.contains_key(&kid)))
     }
 
     /// Checks shape, algorithm, key and signature; says nothing of whether
@@ -205,11 +285,7 @@ impl KeyRing {
         else {
             return Err(Rejected::Malformed);
         };
-        let header: Header = B64
-            .decode(header)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or(Rejected::Malformed)?;
+        let header = header_of(header).ok_or(Rejected::Malformed)?;
         if header.alg != "EdDSA" {
             return Err(Rejected::UnknownKey);
         }
@@ -241,6 +317,14 @@ impl KeyRing {
     }
 }
 
+/// The header of a compact JWT (or of its first part alone).
+fn header_of(token: &str) -> Option<Header> {
+    let encoded = token.split('.').next()?;
+    B64.decode(encoded)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+}
+
 /// Length of the `.signature` tail of a compact JWT.
 fn signature_len(token: &str) -> usize {
     token.len() - token.rfind('.').unwrap_or(token.len())
@@ -265,7 +349,7 @@ mod tests {
 
     #[test]
     fn minted_tokens_verify_and_carry_their_claims() {
-        let key = generate_key(0);
+        let key = generate_key(0, 0);
         let token = mint(&Signer::new(&key));
         let ring = KeyRing::new(&[key]);
         assert_eq!(ring.verify(&token), Ok(()));
@@ -281,7 +365,7 @@ mod tests {
 
     #[test]
     fn two_tokens_for_the_same_record_differ() {
-        let signer = Signer::new(&generate_key(0));
+        let signer = Signer::new(&generate_key(0, 0));
         let scope: Vec<String> = vec![];
         let id = Id::generate(1);
         let claims = |_| Claims::new(id, TokenOwnerType::User, id, &scope, 0, None);
@@ -290,8 +374,8 @@ mod tests {
 
     #[test]
     fn forgeries_are_rejected() {
-        let key = generate_key(0);
-        let other = generate_key(0);
+        let key = generate_key(0, 0);
+        let other = generate_key(0, 0);
         let ring = KeyRing::new(std::slice::from_ref(&key));
         let token = mint(&Signer::new(&key));
         let parts: Vec<&str> = token.split('.').collect();
@@ -320,10 +404,52 @@ mod tests {
 
     #[test]
     fn jwks_publishes_the_public_key_under_its_thumbprint() {
-        let key = generate_key(0);
+        let key = generate_key(0, 0);
         let jwks = KeyRing::new(std::slice::from_ref(&key)).jwks();
         assert_eq!(jwks["keys"][0]["kid"], key.kid.as_str());
         assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
         assert!(jwks.to_string().find(&B64.encode(key.seed)).is_none());
+    }
+
+    #[test]
+    fn a_rotated_in_key_signs_only_from_its_time_and_a_retired_one_never_verifies() {
+        let old = generate_key(0, 0);
+        let new = generate_key(1_000, 1_000 + KEY_PROPAGATION);
+        let keys = [old.clone(), new.clone()];
+        let states = |at| key_states(&keys, at);
+        assert_eq!(states(1_500), [KeyState::Signing, KeyState::Verifying]);
+        assert_eq!(states(3_000), [KeyState::Verifying, KeyState::Signing]);
+        let (signer, ring) = keys_at(&keys, 1_500).unwrap();
+        let by_old = mint(&signer);
+        assert!(ring.verify(&by_old).is_ok() && ring.holds_key_of(&by_old));
+        let (signer, ring) = keys_at(&keys, 3_000).unwrap();
+        let by_new = mint(&signer);
+        assert_eq!(header_of(&by_new).unwrap().kid.as_deref(), Some(new.kid.as_str()));
+        assert!(ring.verify(&by_old).is_ok() && ring.verify(&by_new).is_ok());
+
+        let retired = [
+            StoredKey {
+                retired_at: Some(3_500),
+                ..old
+            },
+            new,
+        ];
+        assert_eq!(key_states(&retired, 4_000), [KeyState::Retired, KeyState::Signing]);
+        let (_, ring) = keys_at(&retired, 4_000).unwrap();
+        assert_eq!(ring.verify(&by_old), Err(Rejected::UnknownKey));
+        assert!(!ring.holds_key_of(&by_old) && ring.holds_key_of(&by_new));
+        assert_eq!(ring.kids(), [retired[1].kid.as_str()]);
+        assert!(!ring.jwks().to_string().contains(&retired[0].kid));
+    }
+
+    #[test]
+    fn without_a_key_allowed_to_sign_there_is_no_signer() {
+        let future = generate_key(0, 10_000);
+        assert!(keys_at(std::slice::from_ref(&future), 5_000).is_none());
+        let retired = StoredKey {
+            retired_at: Some(1),
+            ..generate_key(0, 0)
+        };
+        assert!(keys_at(&[retired], 5_000).is_none());
     }
 }

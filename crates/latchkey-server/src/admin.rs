@@ -4,8 +4,10 @@
 use latchkey_core::audit::AuditEntry;
 use latchkey_core::model::{Creator, CreatorType, Status, TokenOwnerType, User};
 use latchkey_core::time::{now_millis, Millis};
-use latchkey_core::token::{generate_key, KeyRing, NewToken, Signer};
+use latchkey_core::token::{generate_key, NewToken, Signer};
 use latchkey_store::audit::token_written;
+
+use crate::keys::Loaded;
 use latchkey_store::{Store, StoreResult};
 use serde_json::{json, Value};
 
@@ -13,10 +15,9 @@ pub const ADMIN_USER: &str = "admin";
 pub const DEFAULT_USER_SCOPE: &str = "all.User";
 
 /// The signing keys, creating the first one on an empty database.
-pub async fn load_keys(store: &dyn Store) -> StoreResult<(Signer, KeyRing)> {
-    let keys = store.signing_keys_or_insert(generate_key(now_millis())).await?;
-    let newest = keys.last().expect("signing_keys_or_insert returns at least one key");
-    Ok((Signer::new(newest), KeyRing::new(&keys)))
+pub async fn load_keys(store: &dyn Store) -> StoreResult<Loaded> {
+    let now = now_millis();
+    Loaded::from_stored(&store.signing_keys_or_insert(generate_key(now, now)).await?)
 }
 
 /// The audit entry of an operator's command (`latchkey admin …`, a first

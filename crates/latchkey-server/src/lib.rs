@@ -8,6 +8,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod feed;
+pub mod keys;
 pub mod last_use;
 pub mod metrics;
 pub mod openapi;

@@ -52,6 +52,7 @@ pub struct Metrics {
     pub tokens_created: IntCounter,
     pub rate_limited: IntCounter,
     pub audit_refusals_dropped: IntCounter,
+    pub key_ring_reads: IntCounter,
 }
 
 impl Metrics {
@@ -112,13 +113,17 @@ impl Metrics {
                 "latchkey_rate_limited_total",
                 "Requests refused 429 by the per-token rate limit",
             ),
+            key_ring_reads: counter(
+                "latchkey_key_ring_reads_total",
+                "Reads of the signing keys: every 500 ms, and for tokens of unknown keys at most once a second",
+            ),
             audit_refusals_dropped: counter(
                 "latchkey_audit_refusals_dropped_total",
                 "Refusals (403, 404) not written to the audit log because its queue was full",
             ),
             registry,
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
             Box::new(metrics.requests.clone()),
             Box::new(metrics.request_duration.clone()),
             Box::new(metrics.requests_in_flight.clone()),
@@ -129,6 +134,7 @@ impl Metrics {
             Box::new(metrics.tokens_created.clone()),
             Box::new(metrics.rate_limited.clone()),
             Box::new(metrics.audit_refusals_dropped.clone()),
+            Box::new(metrics.key_ring_reads.clone()),
         ];
         for collector in collectors {
             metrics.registry.register(collector).expect("metric names are unique");

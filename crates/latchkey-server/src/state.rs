@@ -4,12 +4,12 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey_core::token::{KeyRing, Signer};
 use latchkey_store::Store;
 
 use crate::audit::unauthenticated::Unauthenticated;
 use crate::audit::AuditLog;
 use crate::auth::{AuthCache, Lifetimes};
+use crate::keys::{Keys, Loaded};
 use crate::last_use::LastUses;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimit;
@@ -34,8 +34,7 @@ pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
     pub store: Arc<dyn Store>,
-    pub signer: Signer,
-    pub keys: KeyRing,
+    pub keys: Keys,
     pub auth: AuthCache,
     pub last_uses: LastUses,
     pub rate_limit: RateLimit,
@@ -55,15 +54,14 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Starts the audit log's writer task: call it on a tokio runtime.
-    pub fn new(store: Arc<dyn Store>, signer: Signer, keys: KeyRing, settings: &Settings) -> AppState {
+    pub fn new(store: Arc<dyn Store>, keys: Loaded, settings: &Settings) -> AppState {
         let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache);
         let rate_limit = RateLimit::new(settings.rate_limit);
         let metrics = Arc::new(Metrics::new());
         let audit = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics));
         AppState(Arc::new(Shared {
             store,
-            signer,
-            keys,
+            keys: Keys::new(keys),
             auth,
             last_uses: LastUses::default(),
             rate_limit,

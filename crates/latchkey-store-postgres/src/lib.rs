@@ -25,6 +25,7 @@ use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
 };
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
+use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
     ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
@@ -130,6 +131,31 @@ async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreRe
         .await
         .map_err(database)?;
     Ok(row.is_some())
+}
+
+/// Every key, with the table locked against other writers of keys until
+/// the transaction ends.
+async fn locked_keys(tx: &impl GenericClient) -> StoreResult<Vec<StoredKey>> {
+    tx.batch_execute("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
+        .await
+        .map_err(database)?;
+    map_rows(tx.query(SELECT_KEYS, &[]).await.map_err(database)?, key_from_row)
+}
+
+async fn insert_key(tx: &impl GenericClient, key: &StoredKey) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO signing_keys (kid, seed, created_at, signs_from, retired_at) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &key.kid,
+            &key.seed.as_slice(),
+            &key.created_at,
+            &key.signs_from,
+            &key.retired_at,
+        ],
+    )
+    .await
+    .map_err(database)?;
+    Ok(())
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
@@ -478,28 +504,43 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         // Concurrent first starts queue here, so exactly one key is made.
-        tx.batch_execute("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
-            .await
-            .map_err(database)?;
-        let rows = tx
-            .query(
-                "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid",
-                &[],
-            )
-            .await
-            .map_err(database)?;
-        let mut keys = map_rows(rows, key_from_row)?;
+        let mut keys = locked_keys(&tx).await?;
         if keys.is_empty() {
-            tx.execute(
-                "INSERT INTO signing_keys (kid, seed, created_at) VALUES ($1, $2, $3)",
-                &[&candidate.kid, &candidate.seed.as_slice(), &candidate.created_at],
-            )
-            .await
-            .map_err(database)?;
+            insert_key(&tx, &candidate).await?;
             keys.push(candidate);
         }
         tx.commit().await.map_err(database)?;
         Ok(keys)
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(SELECT_KEYS).await.map_err(database)?;
+        map_rows(client.query(&statement, &[]).await.map_err(database)?, key_from_row)
+    }
+
+    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        insert_key(&tx, key).await?;
+        insert_audit(&tx, std::slice::from_ref(audit)).await?;
+        tx.commit().await.map_err(database)
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: Millis, audit: &AuditEntry) -> StoreResult<KeyRetirement> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        // Two retirements at once queue here: the keys checked are the keys written.
+        let keys = locked_keys(&tx).await?;
+        let outcome = retirement(&keys, kid, now);
+        if outcome == KeyRetirement::Retired {
+            tx.execute("UPDATE signing_keys SET retired_at = $1 WHERE kid = $2", &[&now, &kid])
+                .await
+                .map_err(database)?;
+            insert_audit(&tx, std::slice::from_ref(audit)).await?;
+            tx.commit().await.map_err(database)?;
+        }
+        Ok(outcome)
     }
 
     async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)> {

@@ -81,5 +81,7 @@ pub fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
         kid: get(row, "kid")?,
         seed: seed.try_into().map_err(|_| corrupt("seed"))?,
         created_at: get(row, "created_at")?,
+        signs_from: get(row, "signs_from")?,
+        retired_at: get(row, "retired_at")?,
     })
 }

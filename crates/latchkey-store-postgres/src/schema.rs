@@ -3,6 +3,7 @@
 //! one migrate while the others wait, then find nothing left to do.
 
 use latchkey_store::audit::AUDIT_SCHEMA;
+use latchkey_store::keys::KEY_ROTATION_SCHEMA;
 use latchkey_store::sql::{LAST_USED_SCHEMA, SCHEMA_V4};
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
@@ -105,6 +106,7 @@ CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
     SCHEMA_V4,
     AUDIT_SCHEMA,
     LAST_USED_SCHEMA,
+    KEY_ROTATION_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -30,6 +30,7 @@ use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
 };
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
+use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
     ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
@@ -156,6 +157,27 @@ fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) ->
         0 => Err(StoreError::ApplicationMissing),
         _ => Ok(()),
     }
+}
+
+fn all_keys(tx: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
+    tx.prepare_cached(SELECT_KEYS)?
+        .query_map([], rows::key_from_row)?
+        .collect()
+}
+
+fn insert_key(tx: &Connection, key: &StoredKey) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO signing_keys (kid, seed, created_at, signs_from, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            key.kid,
+            key.seed.as_slice(),
+            key.created_at,
+            key.signs_from,
+            key.retired_at
+        ],
+    )
+    .map_err(database)?;
+    Ok(())
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
@@ -343,20 +365,45 @@ impl Store for SqliteStore {
 
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
         self.write(move |tx| {
-            let select = "SELECT kid, seed, created_at FROM signing_keys ORDER BY created_at, kid";
-            let read_all = |tx: &Connection| -> rusqlite::Result<Vec<StoredKey>> {
-                tx.prepare(select)?.query_map([], rows::key_from_row)?.collect()
-            };
-            let keys = read_all(tx).map_err(database)?;
+            let keys = all_keys(tx).map_err(database)?;
             if !keys.is_empty() {
                 return Ok(keys);
             }
-            tx.execute(
-                "INSERT INTO signing_keys (kid, seed, created_at) VALUES (?1, ?2, ?3)",
-                params![candidate.kid, candidate.seed.as_slice(), candidate.created_at],
-            )
-            .map_err(database)?;
+            insert_key(tx, &candidate)?;
             Ok(vec![candidate])
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        self.read(|tx| all_keys(tx)).await
+    }
+
+    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()> {
+        let (key, audit) = (key.clone(), audit.clone());
+        self.write(move |tx| {
+            insert_key(tx, &key)?;
+            insert_audit(tx, [&audit])
+        })
+        .await
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: Millis, audit: &AuditEntry) -> StoreResult<KeyRetirement> {
+        let (kid, audit) = (kid.to_string(), audit.clone());
+        // The one writer runs this whole closure alone: the keys checked are
+        // the keys written.
+        self.write(move |tx| {
+            let keys = all_keys(tx).map_err(database)?;
+            let outcome = retirement(&keys, &kid, now);
+            if outcome == KeyRetirement::Retired {
+                tx.execute(
+                    "UPDATE signing_keys SET retired_at = ?1 WHERE kid = ?2",
+                    params![now, kid],
+                )
+                .map_err(database)?;
+                insert_audit(tx, [&audit])?;
+            }
+            Ok(outcome)
         })
         .await
     }

@@ -78,5 +78,7 @@ pub fn key_from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
         kid: row.get(0)?,
         seed: row.get::<_, [u8; 32]>(1)?,
         created_at: row.get(2)?,
+        signs_from: row.get(3)?,
+        retired_at: row.get(4)?,
     })
 }

@@ -54,6 +54,14 @@ pub trait Store: Send + Sync + 'static {
     /// Every signing key, oldest first. When there is none, stores `candidate`
     /// first, so concurrent first starts agree on one key.
     async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>>;
+    /// Every signing key, oldest first, retired ones too.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Adds a key (a rotation), and inserts `audit`.
+    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()>;
+    /// Retires key `kid` at `now` if [`keys::retirement`] allows it, checked
+    /// on the keys as they are when written, in one atomic step; inserts
+    /// `audit` when it does.
+    async fn retire_signing_key(&self, kid: &str, now: Millis, audit: &AuditEntry) -> StoreResult<KeyRetirement>;
 
     /// The user named `name`, created now if missing; `true` when created.
     async fn user_or_create(&self, name: &str, now: Millis) -> StoreResult<(User, bool)>;
@@ -144,9 +152,11 @@ pub trait Store: Send + Sync + 'static {
 pub mod audit;
 pub mod audit_list;
 pub mod changes;
+pub mod keys;
 pub mod sql;
 pub mod update;
 
 pub use audit_list::{AuditDocument, AuditScope};
 pub use changes::{AuthChange, AuthChanges};
+pub use keys::KeyRetirement;
 pub use update::{TokenUpdate, Updater};

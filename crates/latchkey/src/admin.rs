@@ -46,6 +46,9 @@ pub enum AdminCommand {
     Org(OrgCommand),
     /// Insert many tokens into one application quickly (for benchmarks).
     Seed(SeedArgs),
+    /// Signing keys: list, rotate, retire.
+    #[command(subcommand)]
+    Keys(crate::keys::KeysCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -111,7 +114,7 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
     }
     let expires = args.expires.map(|at| at.timestamp_millis());
     let (store, announced_new) = args.database.open_noting_new().await?;
-    let (signer, _) = load_keys(&*store).await?;
+    let signer = load_keys(&*store).await?.signer;
     let user = if args.user == ADMIN_USER {
         let (admin, created) = store.user_or_create(ADMIN_USER, now_millis()).await?;
         // A server creates the admin user on its first start, so a database
@@ -175,6 +178,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             println!("{}", org.id);
         }
         AdminCommand::Seed(args) => seed(args).await?,
+        AdminCommand::Keys(command) => command.run().await?,
     }
     Ok(())
 }
@@ -239,7 +243,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
     let Some(app) = store.application(application).await? else {
         bail!("there is no application {application}");
     };
-    let (signer, _) = load_keys(&*store).await?;
+    let signer = load_keys(&*store).await?.signer;
     let (admin, _) = store.user_or_create(ADMIN_USER, now_millis()).await?;
     let minter = Minter {
         signer,

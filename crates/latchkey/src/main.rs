@@ -3,6 +3,7 @@
 mod admin;
 mod database;
 mod expiry;
+mod keys;
 mod progress;
 mod remote;
 mod serve;

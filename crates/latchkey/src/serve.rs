@@ -201,8 +201,11 @@ async fn shutdown_signal() {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format, &args.log);
     let store = args.database.open().await?;
-    let (signer, keys) = load_keys(&*store).await.context("loading the signing keys")?;
-    match bootstrap(&*store, &signer).await.context("creating the admin user")? {
+    let keys = load_keys(&*store).await.context("loading the signing keys")?;
+    match bootstrap(&*store, &keys.signer)
+        .await
+        .context("creating the admin user")?
+    {
         Some(token) => {
             eprintln!(
                 "latchkey: new database; created the admin user. Its token (scope all.User), shown only this once:"
@@ -222,7 +225,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit: NonZeroU32::new(args.rate_limit),
         last_use_flush: Duration::from_millis(args.last_use_flush_ms),
     };
-    let state = AppState::new(store, signer, keys, &settings);
+    let state = AppState::new(store, keys, &settings);
+    latchkey_server::keys::spawn_refresh(state.clone());
     if let Some(interval) = settings.auth_change_poll {
         feed::spawn(state.clone(), interval);
     }

@@ -62,7 +62,7 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         let now = now_millis();
         // Every write records its own entry, with its own id.
         let audit = || by_operator("changeLogTest", "write", serde_json::json!({}));
-        let signer = Signer::new(&generate_key(now));
+        let signer = Signer::new(&generate_key(now, now));
         let (user, _) = store.user_or_create(&unique("alice"), now).await.unwrap();
         let app = application(user.id, now);
         store.create_application(&app, &audit()).await.unwrap();

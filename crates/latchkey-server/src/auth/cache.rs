@@ -263,6 +263,13 @@ impl AuthCache {
         }
     }
 
+    /// Forgets every answer, refusals too (after the signing keys changed).
+    pub fn evict_all(&self) {
+        let mut evictions = self.evictions();
+        *evictions += 1;
+        self.entries.clear();
+    }
+
     fn evict_callers(&self, doomed: impl Fn(&Caller) -> bool) {
         let mut evictions = self.evictions();
         *evictions += 1;

@@ -25,7 +25,7 @@ use axum::http::request::Parts;
 use latchkey_core::model::{Digest, Status, TokenOwnerType, TokenRecord};
 use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
-use latchkey_core::token::digest;
+use latchkey_core::token::{digest, Rejected};
 use latchkey_core::Id;
 use latchkey_store::Credential;
 
@@ -122,10 +122,23 @@ impl AuthFailure {
 pub type Verdict = Result<Arc<Caller>, AuthFailure>;
 
 /// Reads what the cache asks for: on a first sight the signature is checked
-/// first. A refresh skips that: a digest names one exact token text, whose
-/// signature was good when first seen.
+/// first, against the keys re-read once when the token names a key the ring
+/// lacks (a key rotated in elsewhere a moment ago; see [`crate::keys`]). A
+/// refresh checks only that the token's key is still in the ring (not
+/// retired): a digest names one exact token text, whose signature was good
+/// when first seen.
 async fn read(state: &AppState, token: &str, key: &Digest, read: Read) -> ApiResult<Verdict> {
-    if read == Read::FirstSight && state.keys.verify(token).is_err() {
+    let trusted = match read {
+        Read::FirstSight => match state.keys.current().ring.verify(token) {
+            Ok(()) => true,
+            Err(Rejected::UnknownKey) => {
+                crate::keys::reload_for_unknown_key(state).await? && state.keys.current().ring.verify(token).is_ok()
+            }
+            Err(_) => false,
+        },
+        Read::Refresh => state.keys.current().ring.holds_key_of(token),
+    };
+    if !trusted {
         return Ok(Err(AuthFailure::BadSignature));
     }
     read_record(state, key).await

@@ -16,5 +16,5 @@ use crate::state::AppState;
     ),
 )]
 pub async fn jwks(State(state): State<AppState>) -> Json<Value> {
-    Json(state.keys.jwks())
+    Json(state.keys.current().ring.jwks())
 }

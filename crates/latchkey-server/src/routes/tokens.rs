@@ -135,7 +135,7 @@ pub async fn create(
             status: post.status,
             expiration_date: post.expiration_date,
         };
-        let (record, secret) = state.signer.issue(new, now);
+        let (record, secret) = state.keys.current().signer.issue(new, now);
         let entry = token_written(audit, 201, &record);
         state.store.insert_tokens(std::slice::from_ref(&record), &entry).await?;
         state.metrics.tokens_created.inc();

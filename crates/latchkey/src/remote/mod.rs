@@ -3,7 +3,7 @@
 
 mod apps;
 mod audit;
-mod table;
+pub(crate) mod table;
 mod tokens;
 
 use std::io::Write;
