@@ -5,6 +5,7 @@
 
 #[cfg(test)]
 mod audit_plans;
+pub mod backup;
 mod pool;
 mod rows;
 mod schema;

@@ -46,6 +46,10 @@ pub enum AdminCommand {
     Org(OrgCommand),
     /// Insert many tokens into one application quickly (for benchmarks).
     Seed(SeedArgs),
+    /// Copy a SQLite database consistently while servers use it.
+    Backup(crate::backup::BackupArgs),
+    /// Put a backup back as a SQLite database.
+    Restore(crate::backup::RestoreArgs),
     /// Signing keys: list, rotate, retire.
     #[command(subcommand)]
     Keys(crate::keys::KeysCommand),
@@ -179,6 +183,8 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Seed(args) => seed(args).await?,
         AdminCommand::Keys(command) => command.run().await?,
+        AdminCommand::Backup(args) => crate::backup::backup(args)?,
+        AdminCommand::Restore(args) => crate::backup::restore(args)?,
     }
     Ok(())
 }

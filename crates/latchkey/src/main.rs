@@ -1,6 +1,7 @@
 //! `latchkey`: the token service and its administrator's commands.
 
 mod admin;
+mod backup;
 mod database;
 mod expiry;
 mod keys;

@@ -48,8 +48,8 @@ const REQUEST_LIMIT: Duration = Duration::from_secs(20);
 const CLI_LIMIT: Duration = Duration::from_secs(30);
 /// How long one test body may run on one backend.
 const BODY_LIMIT: Duration = Duration::from_secs(120);
-/// How long creating or dropping a PostgreSQL database may take.
-const PSQL_LIMIT: Duration = Duration::from_secs(60);
+/// How long a PostgreSQL client program (psql, pg_dump, pg_restore) may run.
+const POSTGRES_TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_latchkey");
 const LISTENING: &str = "latchkey: listening on http://";
@@ -322,12 +322,19 @@ fn with_database(url: &str, name: &str) -> String {
 /// Runs one SQL command with `psql` against the database `url` names,
 /// bounded in time.
 pub fn psql(url: &str, sql: &str) -> Result<(), String> {
+    postgres_tool("psql", &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+}
+
+/// Runs one of PostgreSQL's client programs (`psql`, `pg_dump`,
+/// `pg_restore`, from [`POSTGRES_BINDIR_VAR`], else `PATH`) to completion,
+/// bounded in time; its standard error when it fails.
+pub fn postgres_tool(name: &str, args: &[&str]) -> Result<(), String> {
     let program = std::env::var_os(POSTGRES_BINDIR_VAR)
-        .map(|dir| PathBuf::from(dir).join("psql"))
+        .map(|dir| PathBuf::from(dir).join(name))
         .filter(|path| path.exists())
-        .unwrap_or_else(|| PathBuf::from("psql"));
+        .unwrap_or_else(|| PathBuf::from(name));
     let mut child = Command::new(&program)
-        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .args(args)
         .env("PGCONNECT_TIMEOUT", "10")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -339,7 +346,7 @@ pub fn psql(url: &str, sql: &str) -> Result<(), String> {
                 program.display()
             )
         })?;
-    let deadline = Instant::now() + PSQL_LIMIT;
+    let deadline = Instant::now() + POSTGRES_TOOL_LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().map_err(|error| error.to_string())? {
             break status;
@@ -347,7 +354,7 @@ pub fn psql(url: &str, sql: &str) -> Result<(), String> {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("psql -c {sql:?} did not finish within {PSQL_LIMIT:?}"));
+            return Err(format!("{name} {args:?} did not finish within {POSTGRES_TOOL_LIMIT:?}"));
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -358,7 +365,7 @@ pub fn psql(url: &str, sql: &str) -> Result<(), String> {
     if let Some(mut stderr) = child.stderr.take() {
         let _ = stderr.read_to_string(&mut errors);
     }
-    Err(format!("psql -c {sql:?} failed ({status}): {}", errors.trim()))
+    Err(format!("{name} {args:?} failed ({status}): {}", errors.trim()))
 }
 
 /// Runs `test` once per backend, each run bounded in time.
@@ -420,10 +427,15 @@ impl Server {
 
     /// Starts the server with extra environment variables (e.g. its log level).
     pub fn start_with_env(backend: &Backend, env: &[(&str, &str)]) -> Server {
+        Server::start_on(&backend.url, env)
+    }
+
+    /// Starts a server on any database URL (one a test made itself, say).
+    pub fn start_on(database_url: &str, env: &[(&str, &str)]) -> Server {
         let mut command = cli_command();
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--database"])
-            .arg(&backend.url)
+            .arg(database_url)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -450,12 +462,12 @@ impl Server {
             }
         };
         // On a database set up before, the server prints no token: mint one.
-        let admin_token = printed_token.unwrap_or_else(|| run_cli(&["admin-token", "--database", &backend.url]));
+        let admin_token = printed_token.unwrap_or_else(|| run_cli(&["admin-token", "--database", database_url]));
         Server {
             child,
             api: Api::new(addr),
             admin_token,
-            database_url: backend.url.clone(),
+            database_url: database_url.to_string(),
             log,
         }
     }
