@@ -53,8 +53,8 @@ import latchkey_server  # noqa: E402  (tests/support, put on the path just above
 from latchkey_server import (  # noqa: E402,F401  (fixtures and names the tests import from here)
     ID_RE,
     REPO,
+    _server_survives,
     assert_clean_exit,
-    assert_server_survived,
     backend,
     latchkey_bin,
 )
@@ -229,22 +229,7 @@ def pytest_configure(config):
     latchkey_server.check_required_postgres()
 
 
-@pytest.fixture(scope="session")
-def server(backend, latchkey_bin):
-    srv = backend.start_shared_server(latchkey_bin, Server)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        assert_clean_exit(srv)
-
-
-@pytest.fixture(autouse=True)
-def _server_survives(request):
-    """Nothing a test sends may crash the server."""
-    yield
-    if "server" in request.fixturenames:
-        assert_server_survived(request.getfixturevalue("server"))
+server = latchkey_server.server_fixture(Server)
 
 
 @pytest.fixture(scope="session")

@@ -42,8 +42,7 @@ import chromium  # noqa: E402  (tests/support, put on the path just above)
 import latchkey_server  # noqa: E402
 from latchkey_server import (  # noqa: E402,F401  (fixtures, and names the tests may import from here)
     REPO,
-    assert_clean_exit,
-    assert_server_survived,
+    _server_survives,
     backend,
     latchkey_bin,
 )
@@ -92,22 +91,7 @@ def _interrupt(signum, frame):
 # --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def server(backend, latchkey_bin):
-    srv = backend.start_shared_server(latchkey_bin)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-        assert_clean_exit(srv)
-
-
-@pytest.fixture(autouse=True)
-def _server_survives(request):
-    """Nothing a test does may crash the server."""
-    yield
-    if "server" in request.fixturenames:
-        assert_server_survived(request.getfixturevalue("server"))
+server = latchkey_server.server_fixture()
 
 
 @pytest.fixture(scope="session")

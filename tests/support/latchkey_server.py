@@ -365,3 +365,27 @@ def backend(request, tmp_path_factory):
         yield b
     finally:
         b.close()
+
+
+def server_fixture(server_class=None):
+    """The session's `server` fixture, of `server_class` (Server or a suite's
+    subclass): one server per backend, which must exit cleanly at the end."""
+
+    @pytest.fixture(scope="session")
+    def server(backend, latchkey_bin):
+        srv = backend.start_shared_server(latchkey_bin, server_class)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+            assert_clean_exit(srv)
+
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _server_survives(request):
+    """Nothing a test does may crash the server."""
+    yield
+    if "server" in request.fixturenames:
+        assert_server_survived(request.getfixturevalue("server"))
