@@ -307,17 +307,33 @@ fn enum_or_blank(values: &[&str]) -> Schema {
     Schema::OneOf(OneOfBuilder::new().item(string_enum(values)).item(blank()).build())
 }
 
-/// The listing parameters of spec 1.1 and 1.4.
-fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
+/// How a listing sorts and pages by default.
+struct ListingDefaults {
+    sort_field: &'static str,
+    /// How ties on the sort field are broken.
+    ties: &'static str,
+    sort_direction: &'static str,
+    per_page: u32,
+}
+
+/// `sortField`, `sortDirection`, `page` and `perPage`, which every listing takes.
+fn sort_and_page(sort_fields: &[&str], defaults: ListingDefaults) -> Vec<Parameter> {
     vec![
-        query("sortField", "The field to sort by; ties are broken by id.", string_enum(sort_fields).default(Some(json!("name")))),
+        query(
+            "sortField",
+            &format!("The field to sort by; ties are broken by {}.", defaults.ties),
+            string_enum(sort_fields).default(Some(json!(defaults.sort_field))),
+        ),
         query(
             "sortDirection",
-            "`asc` or `desc`, case-insensitive; empty is `asc`.",
+            &format!(
+                "`asc` or `desc`, case-insensitive; empty is `{}`.",
+                defaults.sort_direction
+            ),
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .pattern(Some("^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"))
-                .default(Some(json!("asc"))),
+                .default(Some(json!(defaults.sort_direction))),
         ),
         query(
             "page",
@@ -335,8 +351,21 @@ fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
                 .schema_type(Type::Integer)
                 .minimum(Some(1))
                 .maximum(Some(MAX_PER_PAGE))
-                .default(Some(json!(MAX_PER_PAGE))),
+                .default(Some(json!(defaults.per_page))),
         ),
+    ]
+}
+
+/// The listing parameters of spec 1.1 and 1.4.
+fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
+    let defaults = ListingDefaults {
+        sort_field: "name",
+        ties: "id",
+        sort_direction: "asc",
+        per_page: MAX_PER_PAGE,
+    };
+    let mut params = sort_and_page(sort_fields, defaults);
+    params.extend([
         query(
             "filterField",
             "The field `filter` applies to; blank or absent, no filtering.",
@@ -349,7 +378,8 @@ fn listing(sort_fields: &[&str], filter_fields: &[&str]) -> Vec<Parameter> {
                 .schema_type(Type::String)
                 .max_length(Some(MAX_FILTER_CHARS)),
         ),
-    ]
+    ]);
+    params
 }
 
 /// The query of `GET /applications/{applicationId}/tokens`.
@@ -877,38 +907,14 @@ impl IntoParams for AuditLogListQuery {
             ))
             .schema(Some(audit_log_filter()))
             .build();
-        vec![
-            query(
-                "sortField",
-                "The field to sort by; ties are broken by id in the same direction.",
-                string_enum(&sort_fields).default(Some(json!("creationDate"))),
-            ),
-            query(
-                "sortDirection",
-                "`asc` or `desc`, case-insensitive; empty is `desc`.",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some("^([Aa][Ss][Cc]|[Dd][Ee][Ss][Cc])?$"))
-                    .default(Some(json!("desc"))),
-            ),
-            query(
-                "page",
-                "The page, from 0.",
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(0))
-                    .maximum(Some(u64::MAX))
-                    .default(Some(json!(0))),
-            ),
-            query(
-                "perPage",
-                "Items per page.",
-                ObjectBuilder::new()
-                    .schema_type(Type::Integer)
-                    .minimum(Some(1))
-                    .maximum(Some(MAX_PER_PAGE))
-                    .default(Some(json!(AUDIT_PER_PAGE))),
-            ),
+        let defaults = ListingDefaults {
+            sort_field: "creationDate",
+            ties: "id in the same direction",
+            sort_direction: "desc",
+            per_page: AUDIT_PER_PAGE,
+        };
+        let mut params = sort_and_page(&sort_fields, defaults);
+        params.extend([
             query(
                 "start",
                 "Only entries created at or after this instant, in milliseconds since the Unix epoch.",
@@ -920,7 +926,8 @@ impl IntoParams for AuditLogListQuery {
                 epoch_millis(),
             ),
             filter,
-        ]
+        ]);
+        params
     }
 }
 
