@@ -71,8 +71,8 @@ pub struct Filter {
 pub struct Listing {
     sort_fields: &'static [SortField],
     filter_fields: &'static [FilterField],
-    /// Whether `lastUsedBefore` is a parameter (tokens only).
-    filters_last_use: bool,
+    /// Whether `lastUsedBefore` and `createdBefore` are parameters (tokens only).
+    filters_token_dates: bool,
 }
 
 pub const TOKEN_LISTING: Listing = Listing {
@@ -86,7 +86,7 @@ pub const TOKEN_LISTING: Listing = Listing {
         SortField::LastUsed,
     ],
     filter_fields: &[FilterField::Name, FilterField::Status],
-    filters_last_use: true,
+    filters_token_dates: true,
 };
 
 pub const APPLICATION_LISTING: Listing = Listing {
@@ -97,7 +97,7 @@ pub const APPLICATION_LISTING: Listing = Listing {
         SortField::LastUpdated,
     ],
     filter_fields: &[FilterField::Name],
-    filters_last_use: false,
+    filters_token_dates: false,
 };
 
 pub const MAX_PER_PAGE: u32 = 1000;
@@ -116,6 +116,8 @@ pub struct ListQuery {
     pub filter: Option<Filter>,
     /// Only tokens last used before this instant, never-used ones included.
     pub last_used_before: Option<Millis>,
+    /// Only tokens created before this instant.
+    pub created_before: Option<Millis>,
 }
 
 impl Default for ListQuery {
@@ -127,6 +129,7 @@ impl Default for ListQuery {
             per_page: MAX_PER_PAGE,
             filter: None,
             last_used_before: None,
+            created_before: None,
         }
     }
 }
@@ -197,6 +200,42 @@ pub(crate) fn per_page(value: &str) -> Result<u32, Invalid> {
     Ok(per_page as u32)
 }
 
+/// An instant parameter: milliseconds since the Unix epoch, not negative.
+fn instant(parameter: &str, value: &str) -> Result<Millis, Invalid> {
+    let range = "of milliseconds since the Unix epoch, from 0 to 9223372036854775807";
+    let millis = whole_number(parameter, value, range)?;
+    Millis::try_from(millis).map_err(|_| Invalid::new(format!("{parameter} must be a whole number {range}")))
+}
+
+/// What a bulk revocation (`PATCH` or `DELETE` on an application's tokens)
+/// acts on: the tokens its listing parameters match. `all=true` must say so
+/// when nothing narrows them, so a request that lost its filter on the way
+/// (a typo in `filterField`, a blank `filter`) revokes nothing.
+pub fn bulk_query<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<ListQuery, Invalid> {
+    let pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+    let query = TOKEN_LISTING.parse(pairs.iter().copied())?;
+    let mut all = None;
+    for (key, value) in pairs {
+        if key == "all" {
+            if all.is_some() {
+                return Err(Invalid::new("all may be given only once"));
+            }
+            all = Some(match value {
+                "true" => true,
+                "false" => false,
+                _ => return Err(Invalid::new("all must be true or false")),
+            });
+        }
+    }
+    let narrowed = query.filter.is_some() || query.last_used_before.is_some() || query.created_before.is_some();
+    if !narrowed && all != Some(true) {
+        return Err(Invalid::new(
+            "a bulk change needs filterField and filter, createdBefore or lastUsedBefore; all=true to act on every token",
+        ));
+    }
+    Ok(query)
+}
+
 impl Listing {
     /// Builds a query from the request's query-string pairs. Parameters the
     /// listing does not know (`_links`, `_embedded`, …) are ignored; a known
@@ -214,11 +253,12 @@ impl Listing {
                 "filterField",
                 "filter",
                 "lastUsedBefore",
+                "createdBefore",
             ];
             let Some(&key) = known.iter().find(|known| **known == key) else {
                 continue;
             };
-            if key == "lastUsedBefore" && !self.filters_last_use {
+            if matches!(key, "lastUsedBefore" | "createdBefore") && !self.filters_token_dates {
                 continue;
             }
             if seen.contains(&key) {
@@ -241,14 +281,8 @@ impl Listing {
                     }
                     filter = Some(Glob::new(value))
                 }
-                "lastUsedBefore" => {
-                    let range = "of milliseconds since the Unix epoch, from 0 to 9223372036854775807";
-                    let before = whole_number(key, value, range)?;
-                    query.last_used_before = Some(
-                        Millis::try_from(before)
-                            .map_err(|_| Invalid::new(format!("lastUsedBefore must be a whole number {range}")))?,
-                    );
-                }
+                "lastUsedBefore" => query.last_used_before = Some(instant(key, value)?),
+                "createdBefore" => query.created_before = Some(instant(key, value)?),
                 _ => {}
             }
         }
@@ -303,6 +337,24 @@ mod tests {
         );
         let apps = APPLICATION_LISTING.parse([("lastUsedBefore", "x")]).unwrap();
         assert_eq!(apps, ListQuery::default(), "applications ignore lastUsedBefore");
+    }
+
+    #[test]
+    fn a_bulk_change_needs_a_narrowing_parameter_or_all() {
+        let bulk = |pairs: &[(&str, &str)]| bulk_query(pairs.iter().copied()).map_err(|e| e.message().to_string());
+        assert!(bulk(&[]).unwrap_err().contains("all=true"));
+        assert!(
+            bulk(&[("filter", "ci-*")]).is_err(),
+            "a filter without its field is no filter"
+        );
+        assert!(bulk(&[("filterField", "name"), ("filter", " ")]).is_err());
+        assert!(bulk(&[("all", "false")]).is_err());
+        assert_eq!(bulk(&[("all", "yes")]).unwrap_err(), "all must be true or false");
+        assert_eq!(bulk(&[("all", "true")]).unwrap(), ListQuery::default());
+        let named = bulk(&[("filterField", "name"), ("filter", "ci-*")]).unwrap();
+        assert_eq!(named.filter.unwrap().field, FilterField::Name);
+        assert_eq!(bulk(&[("createdBefore", "5")]).unwrap().created_before, Some(5));
+        assert_eq!(bulk(&[("lastUsedBefore", "5")]).unwrap().last_used_before, Some(5));
     }
 
     #[test]
@@ -372,7 +424,7 @@ mod properties {
     use super::*;
     use proptest::prelude::*;
 
-    const KNOWN: [&str; 7] = [
+    const KNOWN: [&str; 8] = [
         "sortField",
         "sortDirection",
         "page",
@@ -380,6 +432,7 @@ mod properties {
         "filterField",
         "filter",
         "lastUsedBefore",
+        "createdBefore",
     ];
     const TOKEN_SORTS: [&str; 7] = [
         "name",
@@ -404,7 +457,7 @@ mod properties {
     fn reference(
         sorts: &[&str],
         filter_fields: &[&str],
-        filters_last_use: bool,
+        filters_token_dates: bool,
         pairs: &[(String, String)],
     ) -> Result<ListQuery, Refused> {
         let mut query = ListQuery::default();
@@ -416,7 +469,7 @@ mod properties {
         };
         for (key, value) in pairs {
             let key = key.as_str();
-            if !KNOWN.contains(&key) || (key == "lastUsedBefore" && !filters_last_use) {
+            if !KNOWN.contains(&key) || (matches!(key, "lastUsedBefore" | "createdBefore") && !filters_token_dates) {
                 continue;
             }
             if given.contains(&key) {
@@ -442,6 +495,10 @@ mod properties {
                 "lastUsedBefore" => {
                     let before = whole_number(value).filter(|n| *n <= i64::MAX as u64);
                     query.last_used_before = Some(before.ok_or_else(refused)? as i64);
+                }
+                "createdBefore" => {
+                    let before = whole_number(value).filter(|n| *n <= i64::MAX as u64);
+                    query.created_before = Some(before.ok_or_else(refused)? as i64);
                 }
                 _ if value.trim().is_empty() => {}
                 "filterField" => {
@@ -531,7 +588,7 @@ mod properties {
         pairs: &[(String, String)],
     ) -> Result<(), TestCaseError> {
         let parsed = listing.parse(pairs.iter().map(|(key, value)| (key.as_str(), value.as_str())));
-        let expected = reference(sorts, filter_fields, listing.filters_last_use, pairs);
+        let expected = reference(sorts, filter_fields, listing.filters_token_dates, pairs);
         match (parsed, expected) {
             (Ok(query), Ok(expected)) => prop_assert_eq!(query, expected),
             (Err(refusal), Err(Refused::Twice(parameter))) => {

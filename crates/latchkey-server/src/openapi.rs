@@ -53,7 +53,7 @@ const BLANK_PATTERN: &str = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u
     modifiers(&Security),
     components(
         schemas(
-            Error, Success, ApiToken, ApiTokenCreated, ApiTokens, ApiTokenPost, ApiTokenPatch,
+            Error, Success, Revoked, ApiToken, ApiTokenCreated, ApiTokens, ApiTokenPost, ApiTokenPatch, ApiTokenBulkPatch,
             Application, Applications, ApplicationPost, ApplicationPatch, Introspection, Jwks, Jwk, Ready,
         ),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unavailable),
@@ -399,13 +399,49 @@ impl IntoParams for TokenListQuery {
             ],
             &["name", "status"],
         );
-        params.push(query(
+        params.extend(token_dates());
+        params
+    }
+}
+
+/// `lastUsedBefore` and `createdBefore`, which narrow token listings and bulk changes.
+fn token_dates() -> Vec<Parameter> {
+    let instant = || {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(i64::MAX))
+    };
+    vec![
+        query(
             "lastUsedBefore",
             "Only tokens last used before this instant, in milliseconds since the Unix epoch; never-used tokens included.",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(0))
-                .maximum(Some(i64::MAX)),
+            instant(),
+        ),
+        query(
+            "createdBefore",
+            "Only tokens created before this instant, in milliseconds since the Unix epoch.",
+            instant(),
+        ),
+    ]
+}
+
+/// The query of a bulk change of an application's tokens: which tokens, as
+/// a listing selects them (its order and page do not matter), and `all`.
+pub struct TokenBulkQuery;
+
+impl IntoParams for TokenBulkQuery {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let listing = listing(&[], &["name", "status"]);
+        let mut params: Vec<Parameter> = listing
+            .into_iter()
+            .filter(|param| param.name == "filterField" || param.name == "filter")
+            .collect();
+        params.extend(token_dates());
+        params.push(query(
+            "all",
+            "`true` to act on every token of the application when no other parameter narrows them; without it such a call is refused (400).",
+            string_enum(&["true", "false"]),
         ));
         params
     }
@@ -522,6 +558,30 @@ pub struct ApiTokenPatch {
     /// Re-activating a token needs the right to have created it (spec 5).
     #[schema(required = false, inline)]
     pub status: Status,
+}
+
+/// Body of a bulk `PATCH /applications/{applicationId}/tokens`: only
+/// deactivation, since activating would need each token's scopes checked.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApiTokenBulkPatch {
+    #[schema(schema_with = inactive_only)]
+    pub status: String,
+}
+
+fn inactive_only() -> ObjectBuilder {
+    string_enum(&["inactive"])
+}
+
+/// The answer to a bulk change: `{"success": true, "count": N}`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revoked {
+    #[schema(schema_with = always_true)]
+    pub success: bool,
+    /// How many tokens the call deactivated or deleted.
+    #[schema(minimum = 0)]
+    pub count: u64,
 }
 
 /// Body of `POST /applications` (spec 1.4).

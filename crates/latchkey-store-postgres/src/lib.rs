@@ -19,7 +19,8 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::audit::{
-    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, AuditRow,
+    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, tokens_revoked,
+    AuditRow,
 };
 use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
@@ -27,8 +28,9 @@ use latchkey_store::audit_list::{
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::sql::{
-    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
-    ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
+    scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
+    APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
 use latchkey_store::{
@@ -850,6 +852,48 @@ impl Store for PostgresStore {
             }
             application_locked = true;
         }
+    }
+
+    async fn revoke_tokens(
+        &self,
+        application: Id,
+        query: &ListQuery,
+        kind: Revocation,
+        now: Millis,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<u64>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        let application_id = application.to_string();
+        // With the application's row locked, no status change, deletion or
+        // insert of its tokens commits meanwhile (each takes that lock), so
+        // the count and the write see the same tokens.
+        if !lock_application(&tx, &application_id).await? {
+            return Ok(None);
+        }
+        let sql = listing::<TokenColumns>(std::slice::from_ref(&application_id), query, &DIALECT, None);
+        let statements = revocation(&sql, kind, DIALECT.placeholder);
+        let mut params = bind(&sql.params);
+        let active = match kind {
+            Revocation::Delete => {
+                let row = tx
+                    .query_one(&statements.count_active, &params)
+                    .await
+                    .map_err(database)?;
+                row.get::<_, i64>(0).max(0) as u64
+            }
+            Revocation::Deactivate => {
+                params.push(&now);
+                0
+            }
+        };
+        let written = tx.execute(&statements.write, &params).await.map_err(database)?;
+        let (total, active) = kind.count_change(written, active);
+        add_to_counts(&tx, &application_id, total, active).await?;
+        insert_audit(&tx, &[tokens_revoked(audit, written)]).await?;
+        log_changes(&tx, &[AuthChange::Application(application)]).await?;
+        tx.commit().await.map_err(database)?;
+        Ok(Some(written))
     }
 
     async fn delete_token(&self, application: Id, id: Id, audit: &AuditEntry) -> StoreResult<Option<TokenRecord>> {

@@ -25,7 +25,8 @@ use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
 use latchkey_store::audit::{
-    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, AuditRow,
+    application_deleted, application_written, insert_sql, prune_sql, token_deleted, token_written, tokens_revoked,
+    AuditRow,
 };
 use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
@@ -33,8 +34,9 @@ use latchkey_store::audit_list::{
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::sql::{
-    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, scope_text,
-    ApplicationColumns, Columns, Dialect, SqlValue, TokenColumns, TokenCounts, APPLICATION_COLUMNS, TOKEN_COLUMNS,
+    count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
+    scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
+    APPLICATION_COLUMNS, TOKEN_COLUMNS,
 };
 use latchkey_store::update::active_count_change;
 use latchkey_store::{
@@ -693,6 +695,51 @@ impl Store for SqliteStore {
             insert_audit(tx, [&token_written(&audit, 200, &updated)])?;
             log_changes(tx, &[AuthChange::Token(current.digest)])?;
             Ok(TokenUpdate::Updated(updated))
+        })
+        .await
+    }
+
+    async fn revoke_tokens(
+        &self,
+        application: Id,
+        query: &ListQuery,
+        kind: Revocation,
+        now: Millis,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<u64>> {
+        let (query, audit) = (query.clone(), audit.clone());
+        // The one writer runs this whole closure alone: the tokens counted
+        // are the tokens written.
+        self.write(move |tx| {
+            let application_id = application.to_string();
+            if token_counts(tx, &application_id).map_err(database)?.is_none() {
+                return Ok(None);
+            }
+            // No kept counts: the plan should use the filter's own index.
+            let sql = listing::<TokenColumns>(&[application_id.clone()], &query, &DIALECT, None);
+            let statements = revocation(&sql, kind, DIALECT.placeholder);
+            let params = || sql.params.iter().map(bound);
+            let active = match kind {
+                Revocation::Delete => tx
+                    .prepare(&statements.count_active)
+                    .and_then(|mut count| count.query_row(params_from_iter(params()), |row| row.get::<_, i64>(0)))
+                    .map_err(database)?
+                    .max(0) as u64,
+                Revocation::Deactivate => 0,
+            };
+            let written = match kind {
+                Revocation::Deactivate => tx.execute(
+                    &statements.write,
+                    params_from_iter(params().chain([Value::Integer(now)])),
+                ),
+                Revocation::Delete => tx.execute(&statements.write, params_from_iter(params())),
+            }
+            .map_err(database)? as u64;
+            let (total, active) = kind.count_change(written, active);
+            add_to_counts(tx, &application_id, total, active)?;
+            insert_audit(tx, [&tokens_revoked(&audit, written)])?;
+            log_changes(tx, &[AuthChange::Application(application)])?;
+            Ok(Some(written))
         })
         .await
     }

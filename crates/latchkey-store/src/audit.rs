@@ -172,6 +172,16 @@ pub fn application_deleted(template: &AuditEntry, application: &Application) -> 
     }
 }
 
+/// `template` completed by a bulk revocation that revoked `count` tokens:
+/// the body it answered, `{"success": true, "count": N}`.
+pub fn tokens_revoked(template: &AuditEntry, count: u64) -> AuditEntry {
+    AuditEntry {
+        response_status: 200,
+        response_body: json!({"success": true, "count": count}),
+        ..template.clone()
+    }
+}
+
 /// `template` completed by a write that answered `200 {"success": true}`.
 pub fn succeeded(template: &AuditEntry) -> AuditEntry {
     AuditEntry {

@@ -20,7 +20,8 @@ use crate::{StoreError, StoreResult};
 pub enum AuthChange {
     /// The token with this digest was updated or deleted.
     Token(Digest),
-    /// The application was deleted, and all its tokens with it.
+    /// The application was deleted, and all its tokens with it; or any
+    /// number of its tokens were revoked at once (one entry, however many).
     Application(Id),
     /// The user joined organizations, so reaches more applications.
     User(Id),

@@ -118,6 +118,23 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         audit: &AuditEntry,
     ) -> StoreResult<TokenUpdate>;
+    /// Deactivates or deletes, per `revocation`, every token of `application`
+    /// that `query` matches (its filter, `createdBefore` and `lastUsedBefore`;
+    /// its order and page are ignored), in one transaction that moves the
+    /// kept counts, logs one [`AuthChange::Application`] (every instance
+    /// forgets the application's cached authentications, however many
+    /// tokens changed) and inserts `audit` completed by
+    /// [`audit::tokens_revoked`]. Returns how many tokens it revoked (a
+    /// deactivation counts only tokens that were active), or `None` when the
+    /// application does not exist.
+    async fn revoke_tokens(
+        &self,
+        application: Id,
+        query: &ListQuery,
+        revocation: sql::Revocation,
+        now: Millis,
+        audit: &AuditEntry,
+    ) -> StoreResult<Option<u64>>;
     /// Deletes the token; returns what it was, so caches can forget it.
     /// Logs an [`AuthChange::Token`] and inserts `audit`, completed by
     /// [`audit::token_deleted`].

@@ -236,6 +236,60 @@ pub fn count_select(table: &str, sql: &ListingSql) -> String {
     format!("SELECT COUNT(*) FROM {table} WHERE {}", sql.conditions)
 }
 
+/// What a bulk revocation does to the tokens it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// Sets them inactive (already inactive ones are left as they are).
+    Deactivate,
+    /// Deletes them.
+    Delete,
+}
+
+/// The statements of a bulk revocation of the tokens `sql` (a token
+/// [`listing`] of one application) matches, run in one transaction after the
+/// application's row is locked, so the set they see cannot change between
+/// them. Both bind `sql.params`; the deactivation binds `updated_at` after them.
+pub struct RevocationSql {
+    /// Counts the matching active tokens: the kept active count drops by it.
+    pub count_active: String,
+    /// Deactivates or deletes the matching tokens; the rows it changes are
+    /// the revoked tokens.
+    pub write: String,
+}
+
+impl Revocation {
+    /// How the application's kept counts move, `(tokens, active tokens)`,
+    /// when the write changed `changed` rows of which `active` were active
+    /// (a deactivation changes only active ones).
+    pub fn count_change(self, changed: u64, active: u64) -> (i64, i64) {
+        let (changed, active) = (changed as i64, active as i64);
+        match self {
+            Revocation::Deactivate => (0, -changed),
+            Revocation::Delete => (-changed, -active),
+        }
+    }
+}
+
+/// [`RevocationSql`] for the matches of a token listing. The listing's own
+/// conditions are reused as they are, so a bulk call revokes exactly what
+/// the same parameters list.
+pub fn revocation(sql: &ListingSql, revocation: Revocation, placeholder: fn(usize) -> String) -> RevocationSql {
+    let matching = &sql.conditions;
+    let write = match revocation {
+        // Only active tokens change: an inactive one keeps its `updated_at`,
+        // and the count is of tokens this call revoked.
+        Revocation::Deactivate => format!(
+            "UPDATE tokens SET status = 'inactive', updated_at = {} WHERE {matching} AND status = 'active'",
+            placeholder(sql.params.len() + 1)
+        ),
+        Revocation::Delete => format!("DELETE FROM tokens WHERE {matching}"),
+    };
+    RevocationSql {
+        count_active: format!("SELECT COUNT(*) FROM tokens WHERE {matching} AND status = 'active'"),
+        write,
+    }
+}
+
 /// Builds the listing conditions for rows whose `owner_id` is one of
 /// `owners`; `counts` are the kept counts when one application is listed.
 pub fn listing<C: Columns>(
@@ -310,6 +364,11 @@ pub fn listing<C: Columns>(
         // Never-used tokens hold the smallest value: the range includes them.
         let before = bind(SqlValue::Integer(before));
         conditions.push_str(&format!(" AND last_used < {before}"));
+        total_count = None;
+    }
+    if let Some(before) = query.created_before {
+        let before = bind(SqlValue::Integer(before));
+        conditions.push_str(&format!(" AND created_at < {before}"));
         total_count = None;
     }
     let direction = match query.sort_direction {
@@ -410,6 +469,35 @@ mod tests {
         assert_eq!(sql.total_count, None, "the kept counts know nothing of uses");
         assert_eq!(last_use(last_used_at(None)), None);
         assert_eq!(last_use(last_used_at(Some(5))), Some(5));
+    }
+
+    #[test]
+    fn a_revocation_acts_on_what_the_same_parameters_list() {
+        let sql = tokens(
+            &[("filterField", "name"), ("filter", "ci-*"), ("createdBefore", "7")],
+            None,
+        );
+        assert_eq!(
+            sql.conditions,
+            "owner_id IN (?1) AND name_lower LIKE ?2 ESCAPE '\\' AND name_lower >= ?3 AND name_lower < ?4 AND created_at < ?5"
+        );
+        let deactivate = revocation(&sql, Revocation::Deactivate, QUESTION.placeholder);
+        assert_eq!(
+            deactivate.write,
+            format!(
+                "UPDATE tokens SET status = 'inactive', updated_at = ?6 WHERE {} AND status = 'active'",
+                sql.conditions
+            )
+        );
+        let delete = revocation(&sql, Revocation::Delete, QUESTION.placeholder);
+        assert_eq!(delete.write, format!("DELETE FROM tokens WHERE {}", sql.conditions));
+        assert_eq!(
+            delete.count_active,
+            format!(
+                "SELECT COUNT(*) FROM tokens WHERE {} AND status = 'active'",
+                sql.conditions
+            )
+        );
     }
 
     #[test]

@@ -39,7 +39,12 @@ pub fn router(state: AppState) -> Router {
     let (router, document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(applications::list, applications::create))
         .routes(routes!(applications::read, applications::update, applications::delete))
-        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(
+            tokens::list,
+            tokens::create,
+            tokens::deactivate_matching,
+            tokens::delete_matching
+        ))
         .routes(routes!(tokens::read, tokens::update, tokens::delete))
         .routes(routes!(audit_logs::org_list))
         .routes(routes!(audit_logs::org_read))

@@ -6,14 +6,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use latchkey_core::audit::AuditEntry;
-use latchkey_core::list::TOKEN_LISTING;
-use latchkey_core::model::{ApiToken, Application, Creator, CreatorType, TokenOwnerType};
+use latchkey_core::list::{bulk_query, TOKEN_LISTING};
+use latchkey_core::model::{ApiToken, Application, Creator, CreatorType, Status, TokenOwnerType};
 use latchkey_core::scope::{escalations, TargetOwner};
 use latchkey_core::time::now_millis;
 use latchkey_core::token::NewToken;
 use latchkey_core::validate::{path_id, TokenPatch, TokenPost};
 use latchkey_core::Id;
 use latchkey_store::audit::token_written;
+use latchkey_store::sql::Revocation;
 use latchkey_store::{TokenUpdate, Updater};
 use serde::Serialize;
 
@@ -296,4 +297,131 @@ pub async fn delete(
         Ok(json(StatusCode::OK, &SUCCESS))
     })
     .await
+}
+
+/// The answer to a bulk revocation.
+#[derive(Serialize)]
+struct Revoked {
+    success: bool,
+    /// How many tokens the call revoked.
+    count: u64,
+}
+
+#[utoipa::path(
+    patch,
+    path = "/applications/{applicationId}/tokens",
+    operation_id = "deactivateApiTokens",
+    tag = "API Tokens",
+    summary = "Deactivate every API token that matches a filter (a Latchkey extension)",
+    description = "Sets every matching active token of the application inactive, in one transaction; every instance refuses them within 1 s. The body must be `{\"status\": \"inactive\"}`: tokens are activated, renamed or described one at a time. Needs `applicationApiToken.patch`. Without `filterField` and `filter`, `createdBefore` or `lastUsedBefore`, the call is refused unless it says `all=true`.",
+    params(crate::openapi::ApplicationPath, crate::openapi::TokenBulkQuery),
+    request_body = crate::openapi::ApiTokenBulkPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many tokens this call deactivated (those already inactive are not counted).", body = crate::openapi::Revoked),
+        crate::openapi::ApplicationBodyErrors,
+    ),
+)]
+pub async fn deactivate_matching(
+    State(state): State<AppState>,
+    principal: Principal,
+    origin: Origin,
+    PathParams(application): PathParams<String>,
+    RawQuery(query): RawQuery,
+    raw: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let bulk = Bulk {
+        revocation: Revocation::Deactivate,
+        application,
+        query,
+    };
+    bulk.run(&state, &principal, &origin, Some(raw)).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/applications/{applicationId}/tokens",
+    operation_id = "deleteApiTokens",
+    tag = "API Tokens",
+    summary = "Delete every API token that matches a filter (a Latchkey extension)",
+    description = "Deletes every matching token of the application, in one transaction; every instance refuses them within 1 s. Needs `applicationApiToken.delete`. Without `filterField` and `filter`, `createdBefore` or `lastUsedBefore`, the call is refused unless it says `all=true`.",
+    params(crate::openapi::ApplicationPath, crate::openapi::TokenBulkQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "How many tokens this call deleted.", body = crate::openapi::Revoked),
+        crate::openapi::ApplicationErrors,
+    ),
+)]
+pub async fn delete_matching(
+    State(state): State<AppState>,
+    principal: Principal,
+    origin: Origin,
+    PathParams(application): PathParams<String>,
+    RawQuery(query): RawQuery,
+) -> ApiResult<Response> {
+    let bulk = Bulk {
+        revocation: Revocation::Delete,
+        application,
+        query,
+    };
+    bulk.run(&state, &principal, &origin, None).await
+}
+
+/// A bulk revocation as requested: both verbs share everything but the
+/// action, the scope it needs and the PATCH body.
+struct Bulk {
+    revocation: Revocation,
+    application: String,
+    query: Option<String>,
+}
+
+impl Bulk {
+    async fn run(
+        self,
+        state: &AppState,
+        principal: &Principal,
+        origin: &Origin,
+        raw: Option<Result<Bytes, BytesRejection>>,
+    ) -> ApiResult<Response> {
+        let verb = match self.revocation {
+            Revocation::Deactivate => "patch",
+            Revocation::Delete => "delete",
+        };
+        let pairs = query_pairs(&self.query);
+        let request = Request {
+            resource: "applicationApiTokens",
+            action: verb,
+            path: &[("applicationId", &self.application)],
+            query: &pairs,
+            body: raw.as_ref().and_then(|raw| raw.as_ref().ok()),
+        };
+        let entry = draft(principal, origin, request);
+        audited(state, entry, async |audit| {
+            // The scope of the same action on one token: a bulk call can do
+            // nothing that the caller could not do one token at a time.
+            let scope = action(&format!("applicationApiToken.{verb}"));
+            let app = principal.authorize_loaded(state, &self.application, &scope).await?;
+            about(audit, &app);
+            let query = bulk_query(as_str_pairs(&pairs))?;
+            if let Some(raw) = raw {
+                // Only deactivation: activating in bulk would skip the
+                // escalation rule's check of each token's scopes.
+                let patch = TokenPatch::parse(&body(raw)?)?;
+                if patch.status != Some(Status::Inactive) || patch.name.is_some() || patch.description.is_some() {
+                    return Err(ApiError::validation(
+                        "a bulk PATCH takes only {\"status\": \"inactive\"}: tokens are activated, renamed or described one at a time",
+                    ));
+                }
+            }
+            let count = state
+                .store
+                .revoke_tokens(app.id, &query, self.revocation, now_millis(), audit)
+                .await?
+                .ok_or_else(ApiError::application_not_found)?;
+            // Other instances forget them on reading the change log.
+            state.auth.evict_application(app.id);
+            Ok(json(StatusCode::OK, &Revoked { success: true, count }))
+        })
+        .await
+    }
 }
