@@ -35,7 +35,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_ACCEPT_VERSION, DEFAULT_BASE_URL
 pub use error::{ApiErrorBody, Error};
 pub use models::{
     ApiToken, ApiTokenPatch, ApiTokens, Application, ApplicationApiTokenPost, ApplicationPatch, ApplicationPost,
-    Applications, CreatorType, Listing, OwnerType, Success, TokenStatus,
+    Applications, CreatorType, Listing, OwnerType, Revoked, Success, TokenStatus,
 };
 pub use params::{
     ApplicationFilterField, ApplicationListParams, ApplicationSortField, ListParams, SortDirection, TokenFilterField,

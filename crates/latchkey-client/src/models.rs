@@ -232,6 +232,16 @@ pub struct ApiTokenPatch {
     pub status: Option<TokenStatus>,
 }
 
+/// `{"success": true, "count": N}`: how many tokens a bulk change
+/// deactivated or deleted (a Latchkey extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// Always `true` on success.
+    pub success: bool,
+    /// How many tokens the call revoked.
+    pub count: u64,
+}
+
 /// `{"success": true}` (`schemas/success.json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Success {

@@ -119,6 +119,8 @@ pub struct ListParams<S, F> {
     /// Token listings only: tokens last used before this instant, and those
     /// never used.
     pub last_used_before: Option<DateTime<Utc>>,
+    /// Token listings only: tokens created before this instant.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 /// Parameters of a token listing.
@@ -136,6 +138,7 @@ impl<S, F> Default for ListParams<S, F> {
             filter_field: None,
             filter: None,
             last_used_before: None,
+            created_before: None,
         }
     }
 }
@@ -201,6 +204,9 @@ impl<S: QueryValue, F: QueryValue> ListParams<S, F> {
         if let Some(before) = self.last_used_before {
             query.push(("lastUsedBefore", before.timestamp_millis().to_string()));
         }
+        if let Some(before) = self.created_before {
+            query.push(("createdBefore", before.timestamp_millis().to_string()));
+        }
         query
     }
 }
@@ -209,6 +215,12 @@ impl TokenListParams {
     /// Keep only tokens last used before `before`, and those never used.
     pub fn last_used_before(mut self, before: DateTime<Utc>) -> Self {
         self.last_used_before = Some(before);
+        self
+    }
+
+    /// Keep only tokens created before `before`.
+    pub fn created_before(mut self, before: DateTime<Utc>) -> Self {
+        self.created_before = Some(before);
         self
     }
 }

@@ -137,6 +137,7 @@ impl AppsAction {
                     filter_field,
                     filter: page.filter,
                     last_used_before: None,
+                    created_before: None,
                 };
                 let apps = client.applications();
                 list(apps.get(&params), apps.pager(&params), page.all, "applications", output).await?;

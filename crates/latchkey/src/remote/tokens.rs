@@ -1,4 +1,4 @@
-//! `latchkey tokens list|create|get|update|delete`
+//! `latchkey tokens list|create|get|update|delete|revoke`
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -8,6 +8,7 @@ use latchkey_client::{
     TokenSortField, TokenStatus,
 };
 use latchkey_core::time::{now_millis, parse_duration, DURATION_FORMS};
+use serde::Serialize;
 
 use super::table::{date, full_date, Column, Item};
 use super::{deleted, list, show, Output, PageArgs, Remote};
@@ -34,6 +35,24 @@ fn parse_unused_for(text: &str) -> Result<DateTime<Utc>, String> {
     let span = parse_duration(text).ok_or_else(|| format!("expected {DURATION_FORMS}"))?;
     let since = now_millis().saturating_sub(span).max(0);
     DateTime::from_timestamp_millis(since).ok_or_else(|| format!("expected {DURATION_FORMS}"))
+}
+
+/// `--created-before WHEN`: 2024-01-01T00:00:00Z, 2024-01-01 (the start of
+/// that day, UTC), or a span ago (90d, 12h, 30m).
+fn parse_created_before(text: &str) -> Result<DateTime<Utc>, String> {
+    let forms = || format!("expected 2024-01-01T00:00:00Z, 2024-01-01, or a span ago: {DURATION_FORMS}");
+    if let Some(span) = parse_duration(text) {
+        let at = now_millis().saturating_sub(span).max(0);
+        return DateTime::from_timestamp_millis(at).ok_or_else(forms);
+    }
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|start| start.and_utc())
+        .ok_or_else(forms)
 }
 
 #[derive(Subcommand, Debug)]
@@ -103,6 +122,35 @@ enum TokensAction {
         /// active, or inactive to revoke the token until it is made active again.
         #[arg(long, value_parser = parse_status)]
         status: Option<TokenStatus>,
+    },
+    /// Deactivate (or with --delete, delete) every token of an application
+    /// that matches: all of --filter, --created-before and --unused-for that
+    /// are given. One request, one transaction.
+    Revoke {
+        /// The application's id.
+        #[arg(long, value_name = "ID")]
+        app: String,
+        /// A glob over --filter-field: `*` matches any run of characters, case-insensitively.
+        #[arg(long, value_name = "GLOB")]
+        filter: Option<String>,
+        /// What --filter matches: name (the default) or status.
+        #[arg(long, default_value = "name")]
+        filter_field: TokenFilterField,
+        /// Only tokens created before: 2024-01-01T00:00:00Z, 2024-01-01, or 90d ago.
+        #[arg(long, value_name = "WHEN", value_parser = parse_created_before)]
+        created_before: Option<DateTime<Utc>>,
+        /// Only tokens not used for this long (never-used ones included): 90d, 12h, 30m.
+        #[arg(long, value_name = "SPAN", value_parser = parse_unused_for)]
+        unused_for: Option<DateTime<Utc>>,
+        /// Every token of the application, when nothing above narrows them.
+        #[arg(long)]
+        all: bool,
+        /// Delete the tokens instead of deactivating them.
+        #[arg(long)]
+        delete: bool,
+        /// Change nothing: print how many tokens would be revoked, and their ids.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Delete (revoke for good) an API token.
     Delete {
@@ -217,6 +265,7 @@ impl TokensAction {
                     filter_field,
                     filter: page.filter,
                     last_used_before: unused_for,
+                    created_before: None,
                 };
                 let tokens = client.application_api_tokens();
                 list(
@@ -274,11 +323,69 @@ impl TokensAction {
                 };
                 show(&client.application_api_token().patch(&app, &id, &patch).await?, output)?;
             }
+            TokensAction::Revoke {
+                app,
+                filter,
+                filter_field,
+                created_before,
+                unused_for,
+                all,
+                delete,
+                dry_run,
+            } => {
+                let params = TokenListParams {
+                    filter_field: filter.is_some().then_some(filter_field),
+                    filter,
+                    last_used_before: unused_for,
+                    created_before,
+                    ..TokenListParams::new()
+                };
+                let narrowed = params.filter.is_some() || unused_for.is_some() || created_before.is_some();
+                if !narrowed && !all {
+                    anyhow::bail!("give --filter, --created-before or --unused-for, or --all to revoke every token");
+                }
+                let tokens = client.application_api_tokens();
+                let verb = if delete { "delete" } else { "deactivate" };
+                if dry_run {
+                    // The listing matches what the bulk call would; a
+                    // deactivation changes only the tokens still active.
+                    let listed = tokens.pager(&app, &params.clone().per_page(1000)).all().await?;
+                    let ids: Vec<&str> = listed
+                        .iter()
+                        .filter(|token| delete || token.status == Some(TokenStatus::Active))
+                        .map(|token| token.id.as_str())
+                        .collect();
+                    return print_revocation(ids.len() as u64, &format!("would {verb}"), Some(&ids), output);
+                }
+                let revoked = match delete {
+                    true => tokens.delete_matching(&app, &params, all).await?,
+                    false => tokens.deactivate_matching(&app, &params, all).await?,
+                };
+                print_revocation(revoked.count, &format!("{verb}d"), None, output)?;
+            }
             TokensAction::Delete { app, id } => {
                 let success = client.application_api_token().delete(&app, &id).await?;
                 deleted(&success, &id, &format!("deleted token {id}"), output)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Prints how many tokens a revocation changed (or would, with their ids).
+fn print_revocation(count: u64, done: &str, ids: Option<&[&str]>, output: Output) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Report<'a> {
+        count: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ids: Option<&'a [&'a str]>,
+    }
+    match output {
+        Output::Json => super::print_json(&Report { count, ids }),
+        Output::Id | Output::Token => super::print_ids(ids.unwrap_or_default().iter().copied()),
+        Output::Table => {
+            println!("{done} {count} tokens");
+            super::print_ids(ids.unwrap_or_default().iter().copied())
+        }
     }
 }
