@@ -716,7 +716,7 @@ impl Store for SqliteStore {
                 return Ok(None);
             }
             // No kept counts: the plan should use the filter's own index.
-            let sql = listing::<TokenColumns>(&[application_id.clone()], &query, &DIALECT, None);
+            let sql = listing::<TokenColumns>(std::slice::from_ref(&application_id), &query, &DIALECT, None);
             let statements = revocation(&sql, kind, DIALECT.placeholder);
             let params = || sql.params.iter().map(bound);
             let active = match kind {
