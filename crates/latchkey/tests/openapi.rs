@@ -20,6 +20,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/applications/{applicationId}"),
     ("get", "/applications/{applicationId}/tokens"),
     ("post", "/applications/{applicationId}/tokens"),
+    ("patch", "/applications/{applicationId}/tokens"),
+    ("delete", "/applications/{applicationId}/tokens"),
     ("get", "/applications/{applicationId}/tokens/{apiTokenId}"),
     ("patch", "/applications/{applicationId}/tokens/{apiTokenId}"),
     ("delete", "/applications/{applicationId}/tokens/{apiTokenId}"),
