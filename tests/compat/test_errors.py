@@ -432,8 +432,6 @@ def test_health_needs_no_auth(server):
     "method,path",
     [
         ("PUT", "/applications/{app}/tokens"),
-        ("DELETE", "/applications/{app}/tokens"),
-        ("PATCH", "/applications/{app}/tokens"),
         ("POST", "/applications/{app}/tokens/{tok}"),
         ("PUT", "/applications/{app}/tokens/{tok}"),
         ("PUT", "/applications"),
@@ -447,6 +445,17 @@ def test_wrong_method_is_405(server, app, mint, method, path):
     path = path.format(app=app["id"], tok=mint(app["id"])["id"])
     resp = server.raw(method, path, token=server.admin_token, json={})
     raw_error(resp, 405)
+
+
+@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+def test_a_bulk_change_without_a_narrowing_filter_is_400(server, app, mint, method):
+    """PATCH and DELETE on the collection revoke in bulk (spec 1.5): never
+    every token by accident."""
+    token = mint(app["id"])
+    resp = server.raw(method, "/applications/%s/tokens" % app["id"], token=server.admin_token, json={"status": "inactive"})
+    raw_error(resp, 400)
+    still = server.raw("GET", "/applications/%s/tokens/%s" % (app["id"], token["id"]), token=server.admin_token)
+    assert still.status_code == 200 and still.json()["status"] == "active"
 
 
 # -------------------------------------------------------------------- 413
