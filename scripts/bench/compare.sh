@@ -139,25 +139,21 @@ for _ in $(seq "$ROUNDS"); do
     verify old "$OLD"
     verify new "$NEW"
 done
-echo
-echo "PATCH $PATCH_BODY over 1,000 tokens, 32 connections"
-echo
-echo "| build | backend | PATCH 200s/s | p99 |"
-echo "|---|---|---:|---:|"
-for _ in $(seq "$ROUNDS"); do
-    for backend in sqlite postgres; do
-        patches old "$OLD" "$backend"
-        patches new "$NEW" "$backend"
+# write_table TITLE RATE_HEADING MEASURE: a table of MEASURE (patches or
+# creates), old and new alternating on each backend, ROUNDS times.
+write_table() {
+    echo
+    echo "$1"
+    echo
+    echo "| build | backend | $2 | p99 |"
+    echo "|---|---|---:|---:|"
+    for _ in $(seq "$ROUNDS"); do
+        for backend in sqlite postgres; do
+            "$3" old "$OLD" "$backend"
+            "$3" new "$NEW" "$backend"
+        done
     done
-done
-echo
-echo "POST a token into one application, 32 connections"
-echo
-echo "| build | backend | creates/s | p99 |"
-echo "|---|---|---:|---:|"
-for _ in $(seq "$ROUNDS"); do
-    for backend in sqlite postgres; do
-        creates old "$OLD" "$backend"
-        creates new "$NEW" "$backend"
-    done
-done
+}
+
+write_table "PATCH $PATCH_BODY over 1,000 tokens, 32 connections" "PATCH 200s/s" patches
+write_table "POST a token into one application, 32 connections" "creates/s" creates

@@ -41,14 +41,20 @@ pub struct Origin {
 /// Longest user agent kept; the rest is cut.
 const MAX_USER_AGENT_CHARS: usize = 512;
 
+/// The address of the peer that sent the request, when the server was
+/// started with connection info (it is, by `latchkey serve`).
+pub fn peer_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Origin, Self::Rejection> {
-        let source_ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| peer.ip().to_string());
+        let source_ip = peer_ip(parts).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)

@@ -35,7 +35,7 @@ pub struct Summary {
 
 impl Unauthenticated {
     pub fn note(&self, source: Option<IpAddr>, reason: AuthFailure) {
-        let mut counts = self.counts.lock().expect("the counts' lock is never poisoned");
+        let mut counts = self.counts();
         let full = counts.len() >= MAX_SOURCES;
         match counts.get_mut(&(source, reason)) {
             Some(count) => *count += 1,
@@ -48,9 +48,14 @@ impl Unauthenticated {
         }
     }
 
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<(Option<IpAddr>, AuthFailure), u64>> {
+        // Counts stay usable even if a holder panicked: they are only counts.
+        self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// This period's summary; the next period starts empty.
     pub fn take(&self) -> Summary {
-        let counts = std::mem::take(&mut *self.counts.lock().expect("the counts' lock is never poisoned"));
+        let counts = std::mem::take(&mut *self.counts());
         let mut pairs: Vec<_> = counts
             .into_iter()
             .map(|((source, reason), count)| (source, reason, count))

@@ -17,10 +17,9 @@
 mod bearer;
 mod cache;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use latchkey_core::model::{Digest, Status, TokenOwnerType, TokenRecord};
 use latchkey_core::scope::TargetOwner;
@@ -223,11 +222,7 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Principa
         Ok(caller) => caller,
         Err(Refusal::Unauthorized(failure)) => {
             state.metrics.auth_failure(failure);
-            let source = parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(peer)| peer.ip());
-            state.unauthenticated.note(source, failure);
+            state.unauthenticated.note(crate::audit::peer_ip(parts), failure);
             return Err(failure.error());
         }
         Err(Refusal::Failed(error)) => return Err(error),
