@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
@@ -234,6 +234,58 @@ pub enum Rejected {
     UnknownKey,
     #[error("the token's signature does not verify")]
     BadSignature,
+    /// Only from [`KeyRing::verify_claims`]: well signed, but not claims a
+    /// Latchkey token carries.
+    #[error("the token's claims are not those of a Latchkey token")]
+    BadClaims,
+    /// Only from [`KeyRing::verify_claims`].
+    #[error("the token has expired")]
+    Expired,
+}
+
+/// What a token whose signature checked says about itself, owned: all a
+/// verifier without the database decides with (`latchkey-verify`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub id: Id,
+    pub owner_type: TokenOwnerType,
+    pub owner_id: Id,
+    pub scope: Vec<String>,
+    /// Seconds since the Unix epoch.
+    pub issued_at: i64,
+    /// Seconds since the Unix epoch; `None` when the token never expires.
+    pub expires_at: Option<i64>,
+}
+
+/// The claims as [`Claims`] writes them; the nonce is not needed to decide.
+#[derive(Deserialize)]
+struct WireClaims<'a> {
+    iss: &'a str,
+    sub: Id,
+    jti: Id,
+    iat: i64,
+    exp: Option<i64>,
+    scope: Vec<String>,
+    #[serde(rename = "ownerType")]
+    owner_type: &'a str,
+    #[serde(rename = "ownerId")]
+    owner_id: Id,
+}
+
+/// Why a JSON Web Key Set could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a JSON Web Key Set of Ed25519 keys: {0}")]
+pub struct InvalidJwks(&'static str);
+
+/// The token of an `Authorization` header's value `Bearer <token>`: the
+/// scheme in any case, the words separated by any ASCII whitespace, nothing
+/// else (spec section 3).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let mut words = value.split_ascii_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Some(token),
+        _ => None,
+    }
 }
 
 /// The public keys tokens are verified with, by `kid`.
@@ -257,6 +309,32 @@ impl KeyRing {
             .map(|key| (key.kid.clone(), SigningKey::from_bytes(&key.seed).verifying_key()))
             .collect();
         KeyRing { keys }
+    }
+
+    /// The ring a published JWKS (`/.well-known/jwks.json`, [`KeyRing::jwks`])
+    /// describes. Keys of other kinds are skipped: they verify no token of
+    /// Latchkey's.
+    pub fn from_jwks(jwks: &Value) -> Result<KeyRing, InvalidJwks> {
+        let published = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(InvalidJwks("no \"keys\" array"))?;
+        let mut keys = HashMap::new();
+        for key in published {
+            let field = |name: &str| key.get(name).and_then(Value::as_str);
+            let alg_fits = field("alg").is_none_or(|alg| alg == "EdDSA");
+            if field("kty") != Some("OKP") || field("crv") != Some("Ed25519") || !alg_fits {
+                continue;
+            }
+            let kid = field("kid").ok_or(InvalidJwks("an Ed25519 key without a kid"))?;
+            let x: [u8; 32] = field("x")
+                .and_then(|x| B64.decode(x).ok())
+                .and_then(|bytes| bytes.try_into().ok())
+                .ok_or(InvalidJwks("an Ed25519 key whose x is not 32 bytes of base64url"))?;
+            let public = VerifyingKey::from_bytes(&x).map_err(|_| InvalidJwks("an Ed25519 key off the curve"))?;
+            keys.insert(kid.to_string(), public);
+        }
+        Ok(KeyRing { keys })
     }
 
     /// The `kid`s in the ring, sorted: two rings with the same are the same.
@@ -301,6 +379,33 @@ impl KeyRing {
         let signed = &token[..token.len() - signature_len(token)];
         key.verify_strict(signed.as_bytes(), &Signature::from_bytes(&signature))
             .map_err(|_| Rejected::BadSignature)
+    }
+
+    /// Checks the token as [`KeyRing::verify`] does, then its claims: issued
+    /// by Latchkey (`iss`), `sub` the same as `jti`, and not expired at `now`
+    /// (`exp` is in whole seconds, so this refuses up to a second before the
+    /// token's record expires, never after). Says nothing of whether the
+    /// token was revoked.
+    pub fn verify_claims(&self, token: &str, now: Millis) -> Result<TokenClaims, Rejected> {
+        self.verify(token)?;
+        let payload = token.split('.').nth(1).ok_or(Rejected::Malformed)?;
+        let payload = B64.decode(payload).map_err(|_| Rejected::Malformed)?;
+        let claims: WireClaims = serde_json::from_slice(&payload).map_err(|_| Rejected::BadClaims)?;
+        let owner_type = TokenOwnerType::parse(claims.owner_type).ok_or(Rejected::BadClaims)?;
+        if claims.iss != ISSUER || claims.sub != claims.jti {
+            return Err(Rejected::BadClaims);
+        }
+        if claims.exp.is_some_and(|exp| exp.saturating_mul(1000) <= now) {
+            return Err(Rejected::Expired);
+        }
+        Ok(TokenClaims {
+            id: claims.jti,
+            owner_type,
+            owner_id: claims.owner_id,
+            scope: claims.scope,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
     }
 
     /// The JSON Web Key Set of `/.well-known/jwks.json`.
@@ -440,6 +545,91 @@ mod tests {
         assert!(!ring.holds_key_of(&by_old) && ring.holds_key_of(&by_new));
         assert_eq!(ring.kids(), [retired[1].kid.as_str()]);
         assert!(!ring.jwks().to_string().contains(&retired[0].kid));
+    }
+
+    #[test]
+    fn a_ring_read_from_the_published_jwks_verifies_what_the_key_signed() {
+        let key = generate_key(0, 0);
+        let token = mint(&Signer::new(&key));
+        let mut jwks = KeyRing::new(std::slice::from_ref(&key)).jwks();
+        // Keys of other kinds may share the set; they are skipped.
+        jwks["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"kty": "RSA", "kid": "rsa", "n": "AQAB", "e": "AQAB"}));
+        let ring = KeyRing::from_jwks(&jwks).unwrap();
+        assert_eq!(ring.kids(), [key.kid.as_str()]);
+        assert_eq!(ring.verify(&token), Ok(()));
+        assert_eq!(
+            KeyRing::from_jwks(&json!({"keys": []})).unwrap().verify(&token),
+            Err(Rejected::UnknownKey)
+        );
+
+        let x = B64.encode(SigningKey::from_bytes(&key.seed).verifying_key().as_bytes());
+        for invalid in [
+            json!({}),
+            json!({"keys": {}}),
+            json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": x}]}),
+            json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k", "x": "short"}]}),
+            json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k"}]}),
+        ] {
+            assert!(KeyRing::from_jwks(&invalid).is_err(), "{invalid}");
+        }
+    }
+
+    #[test]
+    fn verified_claims_are_the_tokens_own_and_expired_or_foreign_ones_are_refused() {
+        let key = generate_key(0, 0);
+        let signer = Signer::new(&key);
+        let ring = KeyRing::new(std::slice::from_ref(&key));
+        let scope = vec!["device.get".to_string()];
+        let (id, owner) = (Id::generate(1), Id::generate(2));
+        let claims = Claims::new(id, TokenOwnerType::Application, owner, &scope, 1_000, Some(9_000_500));
+        let token = signer.mint(&claims);
+
+        let verified = ring.verify_claims(&token, 8_999_999).unwrap();
+        assert_eq!(
+            verified,
+            TokenClaims {
+                id,
+                owner_type: TokenOwnerType::Application,
+                owner_id: owner,
+                scope: scope.clone(),
+                issued_at: 1,
+                expires_at: Some(9_000),
+            }
+        );
+        // `exp` is whole seconds: refused from that second on.
+        assert_eq!(ring.verify_claims(&token, 9_000_000), Err(Rejected::Expired));
+        let forever = signer.mint(&Claims::new(id, TokenOwnerType::User, owner, &scope, 0, None));
+        assert_eq!(ring.verify_claims(&forever, i64::MAX).unwrap().expires_at, None);
+
+        let foreign = signer.mint(&Claims {
+            iss: "someone-else",
+            ..claims.clone()
+        });
+        assert_eq!(ring.verify_claims(&foreign, 0), Err(Rejected::BadClaims));
+        let mismatched = signer.mint(&Claims {
+            sub: owner,
+            ..claims.clone()
+        });
+        assert_eq!(ring.verify_claims(&mismatched, 0), Err(Rejected::BadClaims));
+        let unowned = signer.mint(&Claims {
+            owner_type: "organization",
+            ..claims
+        });
+        assert_eq!(ring.verify_claims(&unowned, 0), Err(Rejected::BadClaims));
+        let by_other_key = mint(&Signer::new(&generate_key(0, 0)));
+        assert_eq!(ring.verify_claims(&by_other_key, 0), Err(Rejected::UnknownKey));
+    }
+
+    #[test]
+    fn a_bearer_header_holds_one_token() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token(" bEaReR\tabc "), Some("abc"));
+        for refused in ["", "Bearer", "Basic abc", "Bearer a b", "abc"] {
+            assert_eq!(bearer_token(refused), None, "{refused:?}");
+        }
     }
 
     #[test]
