@@ -36,6 +36,10 @@ impl Id {
     pub fn as_bytes(&self) -> &[u8; 12] {
         &self.0
     }
+
+    pub fn from_bytes(bytes: [u8; 12]) -> Id {
+        Id(bytes)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -51,6 +51,10 @@ impl ApiError {
         )
     }
 
+    pub fn gone(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::GONE, "Gone", message)
+    }
+
     pub fn payload_too_large() -> ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -33,11 +33,12 @@ async fn follow(state: AppState, interval: Duration) {
             cursor = None;
         }
         match read_to_end(&state, cursor).await {
-            Ok((next, started)) => {
+            Ok((next, started, missed_some)) => {
                 // Without a cursor, anything cached may predate a change the
                 // log will never show this reader.
-                state.auth.change_log_read(started, cursor.is_none());
-                cursor = Some(next);
+                state.auth.change_log_read(started, cursor.is_none() || missed_some);
+                // After a miss, start over from where the log ends now.
+                cursor = (!missed_some).then_some(next);
                 last_read = Instant::now();
                 if std::mem::take(&mut failing) {
                     tracing::info!("reading the authentication change log again");
@@ -53,18 +54,24 @@ async fn follow(state: AppState, interval: Duration) {
 }
 
 /// Reads and applies the log from `cursor` to its end; returns the new
-/// cursor and when the last (complete) read started. Without a cursor it
-/// only finds where the log ends.
-async fn read_to_end(state: &AppState, mut cursor: Option<u64>) -> StoreResult<(u64, Instant)> {
+/// cursor, when the last (complete) read started, and whether entries went
+/// unread (pruned, or the log is not the one the cursor came from). Without
+/// a cursor it only finds where the log ends.
+async fn read_to_end(state: &AppState, mut cursor: Option<u64>) -> StoreResult<(u64, Instant, bool)> {
+    let mut missed_some = false;
     loop {
         let started = Instant::now();
         let read = state.store.auth_changes(cursor).await?;
+        missed_some |= read.expired;
         for change in &read.changes {
             state.auth.forget(change);
         }
         state.metrics.auth_changes.inc_by(read.changes.len() as u64);
+        state
+            .change_log_end
+            .send_if_modified(|end| std::mem::replace(end, read.cursor) != read.cursor);
         if read.changes.len() < AUTH_CHANGES_PER_READ {
-            return Ok((read.cursor, started));
+            return Ok((read.cursor, started, missed_some));
         }
         cursor = Some(read.cursor);
     }

@@ -56,13 +56,14 @@ const BLANK_PATTERN: &str = r"^[\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u
             Error, Success, Revoked, ApiToken, ApiTokenCreated, ApiTokens, ApiTokenPost, ApiTokenPatch, ApiTokenBulkPatch,
             Application, Applications, ApplicationPost, ApplicationPatch, Introspection, Jwks, Jwk, Ready,
         ),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, PayloadTooLarge, TooManyRequests, Unavailable),
+        responses(BadRequest, Unauthorized, Forbidden, NotFound, Gone, PayloadTooLarge, TooManyRequests, Unavailable),
     ),
     tags(
         (name = "API Tokens", description = "An application's API tokens (spec 1.1 to 1.3)."),
         (name = "Applications", description = "Just enough applications to own tokens (spec 1.4)."),
         (name = "Authentication", description = "Checking tokens: introspection and the signing keys (spec 6)."),
         (name = "Audit Logs", description = "Who changed, or tried to change, which application or token (Losant's audit logs)."),
+        (name = "Verifier feed", description = "What a service needs to check an application's tokens itself (spec 1.6)."),
         (name = "Operations", description = "For operators and orchestrators, without authentication."),
     ),
 )]
@@ -180,6 +181,10 @@ error_response!(
 );
 error_response!(PayloadTooLarge, "`PayloadTooLarge`: the body is over 1 MiB.");
 error_response!(
+    Gone,
+    "`Gone`: the feed cursor is older than the feed keeps; read the revoked list again (spec 1.6)."
+);
+error_response!(
     Unavailable,
     "`ServiceUnavailable`: the token store did not answer; try again shortly."
 );
@@ -227,6 +232,13 @@ error_set!(
     /// An operation on one application or its tokens, with a body.
     ApplicationBodyErrors: ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden), ("404", NotFound),
     ("413", PayloadTooLarge), ("429", TooManyRequests), ("503", Unavailable)
+);
+
+error_set!(
+    /// The verifier feed's long poll: an operation on one application whose
+    /// cursor may have expired.
+    FeedErrors: ("400", BadRequest), ("401", Unauthorized), ("403", Forbidden), ("404", NotFound),
+    ("410", Gone), ("429", TooManyRequests), ("503", Unavailable)
 );
 
 /// `{"success": true}`

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey_store::Store;
+use tokio::sync::watch;
 
 use crate::audit::unauthenticated::Unauthenticated;
 use crate::audit::AuditLog;
@@ -42,6 +43,9 @@ pub struct Shared {
     /// Refusals waiting to be written to the audit log.
     pub audit: AuditLog,
     pub unauthenticated: Arc<Unauthenticated>,
+    /// Where the change log ended at the follower's last read
+    /// ([`crate::feed`]): the verifier feed's long polls wait on it.
+    pub change_log_end: watch::Sender<u64>,
 }
 
 impl std::ops::Deref for AppState {
@@ -68,6 +72,7 @@ impl AppState {
             metrics,
             audit,
             unauthenticated: Arc::default(),
+            change_log_end: watch::Sender::new(0),
         }))
     }
 }

@@ -27,6 +27,7 @@ use latchkey_store::audit_list::{
 };
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
+use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
     scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
@@ -41,7 +42,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls, Row};
 
-use rows::{application_from_row, credential_from_row, key_from_row, token_from_row};
+use rows::{application_from_row, credential_from_row, id_at, key_from_row, status_at, token_from_row};
 
 pub use schema::SUPPORTED_VERSION;
 
@@ -161,6 +162,7 @@ async fn insert_key(tx: &impl GenericClient, key: &StoredKey) -> StoreResult<()>
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static REVOKED: LazyLock<RevokedSql> = LazyLock::new(|| revoked_sql(&DIALECT));
 static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
 
 /// Inserts audit entries in the transaction of the change they record. A
@@ -395,7 +397,7 @@ async fn update_token_in(
         .map_err(database)?;
     let updated = token_from_row(&row)?;
     insert_audit(&tx, &[token_written(audit, 200, &updated)]).await?;
-    log_changes(&tx, &[AuthChange::Token(current.digest)]).await?;
+    log_changes(&tx, &[AuthChange::token(&current)]).await?;
     tx.commit().await.map_err(database)?;
     Ok(Some(TokenUpdate::Updated(updated)))
 }
@@ -526,6 +528,7 @@ impl Store for PostgresStore {
         let tx = client.transaction().await.map_err(database)?;
         insert_key(&tx, key).await?;
         insert_audit(&tx, std::slice::from_ref(audit)).await?;
+        log_changes(&tx, &[AuthChange::Keys]).await?;
         tx.commit().await.map_err(database)
     }
 
@@ -540,6 +543,7 @@ impl Store for PostgresStore {
                 .await
                 .map_err(database)?;
             insert_audit(&tx, std::slice::from_ref(audit)).await?;
+            log_changes(&tx, &[AuthChange::Keys]).await?;
             tx.commit().await.map_err(database)?;
         }
         Ok(outcome)
@@ -724,6 +728,9 @@ impl Store for PostgresStore {
         )
         .await
         .map_err(database)?;
+        tx.execute(&REVOKED.forget_application, &[&id])
+            .await
+            .map_err(database)?;
         insert_audit(&tx, &[application_deleted(audit, &deleted)]).await?;
         log_changes(&tx, &[AuthChange::Application(application)]).await?;
         tx.commit().await.map_err(database)?;
@@ -887,6 +894,9 @@ impl Store for PostgresStore {
                 0
             }
         };
+        if let Some(tombstones) = &statements.tombstones {
+            tx.execute(tombstones, &params).await.map_err(database)?;
+        }
         let written = tx.execute(&statements.write, &params).await.map_err(database)?;
         let (total, active) = kind.count_change(written, active);
         add_to_counts(&tx, &application_id, total, active).await?;
@@ -903,9 +913,11 @@ impl Store for PostgresStore {
         if !lock_application(&tx, &application_id).await? {
             return Ok(None);
         }
-        let sql = format!(
-            "DELETE FROM tokens WHERE owner_id = $1 AND id = $2 AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}"
-        );
+        let target = "owner_id = $1 AND id = $2";
+        tx.execute(&tombstones_of(target), &[&application_id, &id.to_string()])
+            .await
+            .map_err(database)?;
+        let sql = format!("DELETE FROM tokens WHERE {target} AND owner_type = 'application' RETURNING {TOKEN_COLUMNS}");
         let row = tx
             .query_opt(&sql, &[&application_id, &id.to_string()])
             .await
@@ -913,9 +925,12 @@ impl Store for PostgresStore {
         let Some(token) = row.as_ref().map(token_from_row).transpose()? else {
             return Ok(None);
         };
+        tx.execute(&REVOKED.prune_expired, &[&application_id])
+            .await
+            .map_err(database)?;
         add_to_counts(&tx, &application_id, -1, -i64::from(token.status == Status::Active)).await?;
         insert_audit(&tx, &[token_deleted(audit, &token)]).await?;
-        log_changes(&tx, &[AuthChange::Token(token.digest)]).await?;
+        log_changes(&tx, &[AuthChange::token(&token)]).await?;
         tx.commit().await.map_err(database)?;
         Ok(Some(token))
     }
@@ -982,12 +997,52 @@ impl Store for PostgresStore {
 
     async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
         let client = self.client().await?;
+        let span = || async {
+            let row = client.query_one(CHANGE_LOG.span, &[]).await.map_err(database)?;
+            StoreResult::Ok((row.get::<_, i64>(0), row.get::<_, i64>(1)))
+        };
         let Some(cursor) = cursor else {
-            let newest: i64 = client.query_one(CHANGE_LOG.newest, &[]).await.map_err(database)?.get(0);
-            return changes_from_rows(newest.max(0) as u64, Vec::new());
+            let span = span().await?;
+            return changes_from_rows(span.1.max(0) as u64, Vec::new(), span);
         };
         let statement = client.prepare_cached(&CHANGE_LOG.after).await.map_err(database)?;
         let rows = client.query(&statement, &[&(cursor as i64)]).await.map_err(database)?;
-        changes_from_rows(cursor, rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))))
+        changes_from_rows(
+            cursor,
+            rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))),
+            span().await?,
+        )
+    }
+
+    async fn revoked_tokens(
+        &self,
+        application: Id,
+        after: Option<Id>,
+        limit: u32,
+        now: Millis,
+    ) -> StoreResult<Vec<Id>> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&REVOKED.page).await.map_err(database)?;
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows = client
+            .query(&statement, &[&application.to_string(), &after, &now, &i64::from(limit)])
+            .await
+            .map_err(database)?;
+        rows.iter().map(|row| id_at(row, "id")).collect()
+    }
+
+    async fn token_statuses(&self, application: Id, ids: &[Id]) -> StoreResult<Vec<(Id, Status)>> {
+        let client = self.client().await?;
+        let ids: Vec<String> = ids.iter().map(Id::to_string).collect();
+        let rows = client
+            .query(
+                "SELECT id, status FROM tokens WHERE owner_id = $1 AND owner_type = 'application' AND id = ANY($2)",
+                &[&application.to_string(), &ids],
+            )
+            .await
+            .map_err(database)?;
+        rows.iter()
+            .map(|row| Ok((id_at(row, "id")?, status_at(row, "status")?)))
+            .collect()
     }
 }

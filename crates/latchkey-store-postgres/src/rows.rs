@@ -21,6 +21,10 @@ pub fn id_at(row: &Row, column: &str) -> Result<Id, StoreError> {
     parsed(row, column, |text| text.parse().ok())
 }
 
+pub fn status_at(row: &Row, column: &str) -> Result<Status, StoreError> {
+    parsed(row, column, Status::parse)
+}
+
 fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, column: &str) -> Result<T, StoreError> {
     row.try_get(column).map_err(crate::database)
 }
@@ -41,7 +45,7 @@ pub fn token_from_row(row: &Row) -> Result<TokenRecord, StoreError> {
         name: get(row, "name")?,
         description: get(row, "description")?,
         scope: scope_names(scope),
-        status: parsed(row, "status", Status::parse)?,
+        status: status_at(row, "status")?,
         creation_date: get(row, "created_at")?,
         last_updated: get(row, "updated_at")?,
         expiration_date: expiration_date(expires),

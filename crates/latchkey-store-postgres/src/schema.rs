@@ -107,6 +107,18 @@ CREATE INDEX auth_changes_by_time ON auth_changes(changed_at);
     AUDIT_SCHEMA,
     LAST_USED_SCHEMA,
     KEY_ROTATION_SCHEMA,
+    r#"
+-- Tombstones of deleted application tokens (latchkey_store::revoked), and
+-- token entries of the change log in their new form (with the token's id and
+-- owner): entries of the old form are dropped, every reader starts over.
+CREATE TABLE deleted_tokens (
+    owner_id TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (owner_id, id)
+);
+DELETE FROM auth_changes WHERE kind = 'token';
+"#,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

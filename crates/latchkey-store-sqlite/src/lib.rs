@@ -33,6 +33,7 @@ use latchkey_store::audit_list::{
 };
 use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
+use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
     scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
@@ -47,7 +48,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Transaction};
 
 use pool::{Busy, Pool};
-use rows::{application_from_row, token_from_row};
+use rows::{application_from_row, id_at, status_at, token_from_row};
 use writer::Writer;
 
 pub use schema::SUPPORTED_VERSION;
@@ -184,6 +185,7 @@ fn insert_key(tx: &Connection, key: &StoredKey) -> StoreResult<()> {
 }
 
 static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static REVOKED: LazyLock<RevokedSql> = LazyLock::new(|| revoked_sql(&DIALECT));
 static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
 
 /// Inserts audit entries in the transaction of the change they record.
@@ -386,7 +388,8 @@ impl Store for SqliteStore {
         let (key, audit) = (key.clone(), audit.clone());
         self.write(move |tx| {
             insert_key(tx, &key)?;
-            insert_audit(tx, [&audit])
+            insert_audit(tx, [&audit])?;
+            log_changes(tx, &[AuthChange::Keys])
         })
         .await
     }
@@ -405,6 +408,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(database)?;
                 insert_audit(tx, [&audit])?;
+                log_changes(tx, &[AuthChange::Keys])?;
             }
             Ok(outcome)
         })
@@ -571,6 +575,7 @@ impl Store for SqliteStore {
             let Some(deleted) = deleted else {
                 return Ok(false);
             };
+            tx.execute(&REVOKED.forget_application, [&id]).map_err(database)?;
             insert_audit(tx, [&application_deleted(&audit, &deleted)])?;
             log_changes(tx, &[AuthChange::Application(application)])?;
             Ok(true)
@@ -693,7 +698,7 @@ impl Store for SqliteStore {
                 })
                 .map_err(database)?;
             insert_audit(tx, [&token_written(&audit, 200, &updated)])?;
-            log_changes(tx, &[AuthChange::Token(current.digest)])?;
+            log_changes(tx, &[AuthChange::token(&current)])?;
             Ok(TokenUpdate::Updated(updated))
         })
         .await
@@ -727,6 +732,9 @@ impl Store for SqliteStore {
                     .max(0) as u64,
                 Revocation::Deactivate => 0,
             };
+            if let Some(tombstones) = &statements.tombstones {
+                tx.execute(tombstones, params_from_iter(params())).map_err(database)?;
+            }
             let written = match kind {
                 Revocation::Deactivate => tx.execute(
                     &statements.write,
@@ -750,7 +758,9 @@ impl Store for SqliteStore {
             let Some(token) = select_token(tx, application, id).map_err(database)? else {
                 return Ok(None);
             };
-            tx.execute("DELETE FROM tokens WHERE id = ?1", [id.to_string()])
+            tx.execute(&tombstones_of("id = ?1"), [id.to_string()])
+                .and_then(|_| tx.execute("DELETE FROM tokens WHERE id = ?1", [id.to_string()]))
+                .and_then(|_| tx.execute(&REVOKED.prune_expired, [application.to_string()]))
                 .map_err(database)?;
             add_to_counts(
                 tx,
@@ -759,7 +769,7 @@ impl Store for SqliteStore {
                 -i64::from(token.status == Status::Active),
             )?;
             insert_audit(tx, [&token_deleted(&audit, &token)])?;
-            log_changes(tx, &[AuthChange::Token(token.digest)])?;
+            log_changes(tx, &[AuthChange::token(&token)])?;
             Ok(Some(token))
         })
         .await
@@ -820,22 +830,62 @@ impl Store for SqliteStore {
     }
 
     async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
-        let (cursor, rows) = self
+        let (cursor, rows, span) = self
             .read(move |tx| match cursor {
                 None => {
-                    let newest: i64 = tx.prepare_cached(CHANGE_LOG.newest)?.query_row([], |row| row.get(0))?;
-                    Ok((newest.max(0) as u64, Vec::new()))
+                    let span: (i64, i64) = tx
+                        .prepare_cached(CHANGE_LOG.span)?
+                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    Ok((span.1.max(0) as u64, Vec::new(), span))
                 }
                 Some(cursor) => {
                     let rows = tx
                         .prepare_cached(&CHANGE_LOG.after)?
                         .query_map([cursor as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    Ok((cursor, rows))
+                    let span = tx
+                        .prepare_cached(CHANGE_LOG.span)?
+                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                    Ok((cursor, rows, span))
                 }
             })
             .await?;
-        changes_from_rows(cursor, rows)
+        changes_from_rows(cursor, rows, span)
+    }
+
+    async fn revoked_tokens(
+        &self,
+        application: Id,
+        after: Option<Id>,
+        limit: u32,
+        now: Millis,
+    ) -> StoreResult<Vec<Id>> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.read(move |tx| {
+            tx.prepare_cached(&REVOKED.page)?
+                .query_map(params![application.to_string(), after, now, limit], |row| id_at(row, 0))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn token_statuses(&self, application: Id, ids: &[Id]) -> StoreResult<Vec<(Id, Status)>> {
+        // Ids are hex: a JSON array of them needs no escaping.
+        let ids = format!(
+            "[{}]",
+            ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",")
+        );
+        self.read(move |tx| {
+            tx.prepare_cached(
+                "SELECT id, status FROM tokens WHERE owner_id = ?1 AND owner_type = 'application' \
+                 AND id IN (SELECT value FROM json_each(?2))",
+            )?
+            .query_map(params![application.to_string(), ids], |row| {
+                Ok((id_at(row, 0)?, status_at(row, 1)?))
+            })?
+            .collect()
+        })
+        .await
     }
 }
 

@@ -24,6 +24,10 @@ fn parsed<T>(row: &Row<'_>, index: usize, parse: fn(&str) -> Option<T>, what: &s
     parse(&row.get::<_, String>(index)?).ok_or_else(|| corrupt(index, what))
 }
 
+pub fn status_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Status> {
+    parsed(row, index, Status::parse, "a status")
+}
+
 pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
     let scope: String = row.get(8)?;
     let expires: Millis = row.get(12)?;
@@ -39,7 +43,7 @@ pub fn token_from_row(row: &Row<'_>) -> rusqlite::Result<TokenRecord> {
         name: row.get(6)?,
         description: row.get(7)?,
         scope: scope_names(&scope),
-        status: parsed(row, 9, Status::parse, "a status")?,
+        status: status_at(row, 9)?,
         creation_date: row.get(10)?,
         last_updated: row.get(11)?,
         expiration_date: expiration_date(expires),

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use latchkey_core::audit::AuditEntry;
 use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{AppOwnerType, Application, Digest, Organization, StoredKey, TokenRecord, User};
+use latchkey_core::model::{AppOwnerType, Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
@@ -135,10 +135,16 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
         audit: &AuditEntry,
     ) -> StoreResult<Option<u64>>;
-    /// Deletes the token; returns what it was, so caches can forget it.
-    /// Logs an [`AuthChange::Token`] and inserts `audit`, completed by
-    /// [`audit::token_deleted`].
+    /// Deletes the token, leaving its tombstone (see [`revoked`]); returns
+    /// what it was, so caches can forget it. Logs an [`AuthChange::Token`]
+    /// and inserts `audit`, completed by [`audit::token_deleted`].
     async fn delete_token(&self, application: Id, id: Id, audit: &AuditEntry) -> StoreResult<Option<TokenRecord>>;
+    /// One page of the application's revoked token ids (see [`revoked`]),
+    /// in id order after `after`, at most `limit`, as of `now`.
+    async fn revoked_tokens(&self, application: Id, after: Option<Id>, limit: u32, now: Millis)
+        -> StoreResult<Vec<Id>>;
+    /// The status of each of `ids` that is still a token of `application`.
+    async fn token_statuses(&self, application: Id, ids: &[Id]) -> StoreResult<Vec<(Id, Status)>>;
 
     /// Appends entries that record no change of their own (refusals), in
     /// one transaction.
@@ -170,6 +176,7 @@ pub mod audit;
 pub mod audit_list;
 pub mod changes;
 pub mod keys;
+pub mod revoked;
 pub mod sql;
 pub mod update;
 

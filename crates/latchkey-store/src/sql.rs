@@ -255,6 +255,9 @@ pub struct RevocationSql {
     /// Deactivates or deletes the matching tokens; the rows it changes are
     /// the revoked tokens.
     pub write: String,
+    /// For a deletion: leaves the matching tokens' tombstones (run before
+    /// `write`, binding `sql.params`; see [`crate::revoked`]).
+    pub tombstones: Option<String>,
 }
 
 impl Revocation {
@@ -287,6 +290,7 @@ pub fn revocation(sql: &ListingSql, revocation: Revocation, placeholder: fn(usiz
     RevocationSql {
         count_active: format!("SELECT COUNT(*) FROM tokens WHERE {matching} AND status = 'active'"),
         write,
+        tombstones: (revocation == Revocation::Delete).then(|| crate::revoked::tombstones_of(matching)),
     }
 }
 

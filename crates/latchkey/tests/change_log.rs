@@ -96,8 +96,16 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         assert_eq!(
             read.changes,
             [
-                AuthChange::Token(patched.digest),
-                AuthChange::Token(deleted.digest),
+                AuthChange::Token {
+                    digest: patched.digest,
+                    id: patched.id,
+                    owner: app.id
+                },
+                AuthChange::Token {
+                    digest: deleted.digest,
+                    id: deleted.id,
+                    owner: app.id
+                },
                 AuthChange::User(user.id),
                 AuthChange::Application(app.id),
             ]
@@ -125,12 +133,18 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         execute_sql(&backend.url, &minutes_ago(9));
         let old = store.auth_changes(Some(read.cursor)).await.unwrap();
         assert_eq!(old.changes, [AuthChange::User(user.id), AuthChange::User(user.id)]);
+        assert!(!old.expired);
         store.create_organization(&organization("other", user.id, now), now, &audit()).await.unwrap();
         let after = store.auth_changes(Some(read.cursor)).await.unwrap();
         assert_eq!(
             after.changes,
             [AuthChange::User(user.id), AuthChange::User(user.id)],
             "the 11-minute-old entry is pruned, the 9-minute-old one and the new one are left"
+        );
+        assert!(!store.auth_changes(Some(after.cursor)).await.unwrap().expired);
+        assert!(
+            store.auth_changes(Some(after.cursor + 1)).await.unwrap().expired,
+            "a cursor ahead of the log (from another database) is not taken as up to date"
         );
         assert!(after.cursor > old.cursor, "numbers are never reused");
         // Held to the end: the SQLite file's directory goes with it.

@@ -257,9 +257,12 @@ impl AuthCache {
     /// Forgets what a change made through any instance may have made wrong.
     pub fn forget(&self, change: &AuthChange) {
         match change {
-            AuthChange::Token(digest) => self.evict(digest),
+            AuthChange::Token { digest, .. } => self.evict(digest),
             AuthChange::Application(application) => self.evict_application(*application),
             AuthChange::User(user) => self.evict_user(*user),
+            // The key ring's own reload forgets everything when keys change
+            // (crate::keys).
+            AuthChange::Keys => {}
         }
     }
 

@@ -6,6 +6,7 @@ pub(crate) mod introspect;
 pub(crate) mod jwks;
 pub(crate) mod operations;
 pub(crate) mod tokens;
+pub(crate) mod verifier;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(audit_logs::org_read))
         .routes(routes!(audit_logs::application_list))
         .routes(routes!(audit_logs::application_read))
+        .routes(routes!(verifier::revoked))
+        .routes(routes!(verifier::changes))
         .routes(routes!(introspect::introspect))
         .routes(routes!(jwks::jwks))
         .routes(routes!(operations::health))
