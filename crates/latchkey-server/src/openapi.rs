@@ -132,6 +132,7 @@ pub enum ErrorType {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    Gone,
     PayloadTooLarge,
     TooManyRequests,
     ServiceUnavailable,

@@ -107,7 +107,7 @@ fn owner_type_name(owner: TargetOwner) -> &'static str {
     description = "A Latchkey extension (spec 1.6): the ids of the application's inactive tokens and of its deleted tokens that have not expired, in id order, with the feed cursor a verifier follows from.",
     params(
         crate::openapi::ApplicationPath,
-        ("after" = Option<String>, Query, description = "The `next` of the previous page."),
+        ("after" = Option<String>, Query, description = "The `next` of the previous page.", pattern = "^[0-9a-fA-F]{24}$"),
         ("perPage" = Option<u32>, Query, description = "Ids per page, 1 to 100000 (default 10000).", minimum = 1, maximum = 100000),
     ),
     security(("bearer" = [])),
@@ -167,7 +167,7 @@ pub async fn revoked(
     description = "A Latchkey extension (spec 1.6): a long poll. Answers as soon as something changed for the application after `cursor`, or after `wait` seconds with no changes.",
     params(
         crate::openapi::ApplicationPath,
-        ("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer or of the revoked list; none: from now."),
+        ("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer or of the revoked list; none: from now.", pattern = "^[0-9]{1,19}$"),
         ("wait" = Option<u64>, Query, description = "Seconds to wait for a change, 0 to 30 (default 20).", minimum = 0, maximum = 30),
     ),
     security(("bearer" = [])),
