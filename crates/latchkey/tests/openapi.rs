@@ -29,6 +29,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/orgs/{orgId}/audit-logs/{auditLogId}"),
     ("get", "/applications/{applicationId}/audit-logs"),
     ("get", "/applications/{applicationId}/audit-logs/{auditLogId}"),
+    ("get", "/applications/{applicationId}/verifier/revoked"),
+    ("get", "/applications/{applicationId}/verifier/changes"),
     ("get", "/auth/introspect"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/health"),
