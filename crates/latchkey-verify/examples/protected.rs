@@ -18,6 +18,8 @@ use axum::{Json, Router};
 use clap::Parser;
 use latchkey_verify::{Id, Verified, Verifier};
 use serde_json::{json, Value};
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 struct Args {
@@ -44,7 +46,12 @@ async fn metrics(State(verifier): State<Verifier>) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
     let args = Args::parse();
     let verifier = Verifier::builder(args.latchkey_url, args.token)
         .application(args.application)

@@ -29,6 +29,8 @@ const POLL_MARGIN: Duration = Duration::from_secs(3);
 /// outage costs Latchkey little and a recovery is seen within a second.
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_LAST: Duration = Duration::from_secs(1);
+/// How long after a `keys` change every instance publishes the new keys.
+const KEYS_SETTLE: Duration = Duration::from_secs(1);
 /// How often the watcher looks at each feed's age.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -179,6 +181,10 @@ async fn poll(shared: &Shared, id: Id, application: &Application, cursor: &str) 
         }
     }
     if keys {
+        // The instance answering the JWKS may not have re-read the keys yet;
+        // every instance does within 500 ms (spec 6), so read again after.
+        read_keys(shared).await?;
+        tokio::time::sleep(KEYS_SETTLE).await;
         read_keys(shared).await?;
     }
     if list {

@@ -432,9 +432,14 @@ impl Server {
 
     /// Starts a server on any database URL (one a test made itself, say).
     pub fn start_on(database_url: &str, env: &[(&str, &str)]) -> Server {
+        Server::start_listening(database_url, "127.0.0.1:0", env)
+    }
+
+    /// Starts a server on `listen` (the address of one stopped before, say).
+    pub fn start_listening(database_url: &str, listen: &str, env: &[(&str, &str)]) -> Server {
         let mut command = cli_command();
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .args(["serve", "--listen", listen, "--database"])
             .arg(database_url)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
