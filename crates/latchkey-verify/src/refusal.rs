@@ -1,6 +1,7 @@
 //! Why a request was refused, and the Losant-style answer it gets.
 
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -104,6 +105,13 @@ impl std::error::Error for Refusal {}
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = json!({"type": self.kind(), "message": self.message()});
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if self == Refusal::Stale {
+            // The feed is retried at least once a second.
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
