@@ -264,7 +264,7 @@ impl Shared {
 
     /// Re-reads the JWKS for a token of a key `seen` lacks, at most once a
     /// second; whether the ring may now hold it (read by this call, or by
-    /// another while this one waited).
+    /// another since `seen`).
     async fn reread_keys_for(&self, seen: &Arc<KeyRing>) -> bool {
         let mut last_read = self.keys_read.lock().await;
         if !Arc::ptr_eq(&self.keys.load(), seen) {
@@ -402,9 +402,10 @@ impl Verifier {
     pub async fn verify_token(&self, token: &str) -> Result<Verified, Refusal> {
         let shared = &self.shared;
         let now = now_millis();
-        let keys = shared.keys.load_full();
-        let claims = match keys.verify_claims(token, now) {
-            Err(Rejected::UnknownKey) if shared.reread_keys_for(&keys).await => {
+        // A guard, not an Arc: no shared counter is touched per request.
+        let checked = shared.keys.load().verify_claims(token, now);
+        let claims = match checked {
+            Err(Rejected::UnknownKey) if shared.reread_keys_for(&shared.keys.load_full()).await => {
                 shared.keys.load().verify_claims(token, now)
             }
             checked => checked,
