@@ -105,6 +105,18 @@ async fn requests_beyond_the_feed(servers: &[&Server]) -> BTreeMap<String, f64> 
 // ---------------------------------------------------------------------------
 // The example service, as a child process
 
+/// The environment variables, or their prefixes, that cargo sets for a test.
+const SET_FOR_THE_TEST: [&str; 8] = [
+    "CARGO_MANIFEST_",
+    "CARGO_PKG_",
+    "CARGO_CRATE_",
+    "CARGO_BIN_",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 /// The example binary, built once per test process with the profile of the
 /// `latchkey` binary under test (a no-op when it is up to date); before a
 /// test body, whose time is bounded.
@@ -116,6 +128,13 @@ fn protected_binary() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let mut build = Command::new(cargo);
         build.args(["build", "--workspace", "--example", "protected"]);
+        // What cargo set for this test, not for the build: build scripts
+        // that watch these would otherwise rebuild for every other build.
+        for (name, _) in std::env::vars() {
+            if SET_FOR_THE_TEST.iter().any(|prefix| name.starts_with(prefix)) {
+                build.env_remove(name);
+            }
+        }
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
