@@ -32,8 +32,11 @@
 #   LATCHKEY_PG_INSTALL=0     as root, do not apt-get install PostgreSQL when
 #                             no binaries are found (the default installs)
 #   LATCHKEY_PG_KEEP=1        keep the directory after stopping (debugging)
+#   LATCHKEY_PG_DURABLE=1     keep fsync and full_page_writes on, as in
+#                             production (for benchmarks of commits)
 #
-# Durability settings are off (fsync, full_page_writes): the cluster lives
+# Durability settings are off (fsync, full_page_writes; unless
+# LATCHKEY_PG_DURABLE=1): the cluster lives
 # for one run and is never recovered after a crash of the machine. Killing a
 # client (as the durability tests do) loses nothing either way.
 
@@ -205,7 +208,8 @@ pg_start() {
     fi
 
     # A port picked free can be taken before the server binds it: try a few.
-    local attempt started=0
+    local attempt started=0 durable=off
+    [ "${LATCHKEY_PG_DURABLE:-0}" = 1 ] && durable=on
     for attempt in 1 2 3; do
         [ "$attempt" = 1 ] || _pg_log "port $PG_PORT was taken meanwhile; trying another"
         PG_PORT=$(_pg_free_port) || return 1
@@ -214,8 +218,8 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_DIR'
 max_connections = 300
-fsync = off
-full_page_writes = off
+fsync = $durable
+full_page_writes = $durable
 logging_collector = off
 log_min_messages = warning
 log_checkpoints = off

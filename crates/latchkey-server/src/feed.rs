@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use latchkey_store::changes::{AUTH_CHANGES_PER_READ, AUTH_CHANGE_RETENTION};
+use latchkey_store::changes::{LogPosition, AUTH_CHANGES_PER_READ, AUTH_CHANGE_RETENTION};
 use latchkey_store::StoreResult;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -22,7 +22,7 @@ async fn follow(state: AppState, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // None until the first read, and again after too long without one.
-    let mut cursor: Option<u64> = None;
+    let mut cursor: Option<LogPosition> = None;
     let mut last_read = Instant::now();
     let mut failing = false;
     loop {
@@ -32,7 +32,7 @@ async fn follow(state: AppState, interval: Duration) {
         if last_read.elapsed() > AUTH_CHANGE_RETENTION / 2 {
             cursor = None;
         }
-        match read_to_end(&state, cursor).await {
+        match read_to_end(&state, cursor.clone()).await {
             Ok((next, started, missed_some)) => {
                 // Without a cursor, anything cached may predate a change the
                 // log will never show this reader.
@@ -57,22 +57,23 @@ async fn follow(state: AppState, interval: Duration) {
 /// cursor, when the last (complete) read started, and whether entries went
 /// unread (pruned, or the log is not the one the cursor came from). Without
 /// a cursor it only finds where the log ends.
-async fn read_to_end(state: &AppState, mut cursor: Option<u64>) -> StoreResult<(u64, Instant, bool)> {
+async fn read_to_end(state: &AppState, mut cursor: Option<LogPosition>) -> StoreResult<(LogPosition, Instant, bool)> {
     let mut missed_some = false;
     loop {
         let started = Instant::now();
-        let read = state.store.auth_changes(cursor).await?;
+        let read = state.store.auth_changes(cursor.as_ref()).await?;
         missed_some |= read.expired;
         for change in &read.changes {
             state.auth.forget(change);
         }
         state.metrics.auth_changes.inc_by(read.changes.len() as u64);
-        state
-            .change_log_end
-            .send_if_modified(|end| std::mem::replace(end, read.cursor) != read.cursor);
-        if read.changes.len() < AUTH_CHANGES_PER_READ {
-            return Ok((read.cursor, started, missed_some));
+        if !read.changes.is_empty() {
+            // Wakes the verifier feed's long polls (routes::verifier).
+            state.change_log_reads.send_modify(|reads| *reads += 1);
         }
-        cursor = Some(read.cursor);
+        if read.changes.len() < AUTH_CHANGES_PER_READ {
+            return Ok((read.position, started, missed_some));
+        }
+        cursor = Some(read.position);
     }
 }

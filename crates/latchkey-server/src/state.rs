@@ -43,9 +43,9 @@ pub struct Shared {
     /// Refusals waiting to be written to the audit log.
     pub audit: AuditLog,
     pub unauthenticated: Arc<Unauthenticated>,
-    /// Where the change log ended at the follower's last read
-    /// ([`crate::feed`]): the verifier feed's long polls wait on it.
-    pub change_log_end: watch::Sender<u64>,
+    /// How many of the follower's reads ([`crate::feed`]) found changes:
+    /// the verifier feed's long polls wait for it to move.
+    pub change_log_reads: watch::Sender<u64>,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,7 +72,7 @@ impl AppState {
             metrics,
             audit,
             unauthenticated: Arc::default(),
-            change_log_end: watch::Sender::new(0),
+            change_log_reads: watch::Sender::new(0),
         }))
     }
 }

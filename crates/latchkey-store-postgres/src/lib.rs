@@ -25,7 +25,10 @@ use latchkey_store::audit::{
 use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
 };
-use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
+use latchkey_store::changes::{
+    change_log_sql, changes_from_rows, gaps_json, prune_before, recent_after, settled_before, start_from_rows,
+    ChangeLogSql, LogPosition, Span,
+};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
@@ -70,6 +73,8 @@ const DIALECT: Dialect = Dialect {
     // PostgreSQL chooses plans from its statistics; no hint needed.
     unindexed: |column| column.to_string(),
     now_millis: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+    json_array: |n| format!("jsonb_array_elements_text(${n}::text::jsonb) AS list(value)"),
+    skip_locked: " FOR UPDATE SKIP LOCKED",
 };
 
 fn bind(params: &[SqlValue]) -> Vec<&(dyn ToSql + Sync)> {
@@ -161,7 +166,7 @@ async fn insert_key(tx: &impl GenericClient, key: &StoredKey) -> StoreResult<()>
     Ok(())
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
 static REVOKED: LazyLock<RevokedSql> = LazyLock::new(|| revoked_sql(&DIALECT));
 static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
 
@@ -200,20 +205,14 @@ async fn insert_audit(tx: &impl GenericClient, entries: &[AuditEntry]) -> StoreR
     Ok(())
 }
 
-/// Any constant shared by every instance; it names the change log's lock.
-const CHANGE_LOG_LOCK: i64 = 0x6c6b_2d63_6861_6e67; // "lk-chang"
-
 /// Appends to the authentication change log, and drops entries past their
-/// retention. Call it last in the transaction: the lock it takes, held until
-/// commit, makes entries commit in the order of their numbers, so a reader
-/// that sees entry `n` has seen every earlier one.
+/// retention. Call it last in the transaction: an entry's number is taken
+/// here, so it stays unseen only for the moment until the commit (readers
+/// keep looking for numbers they have not seen: [`LogPosition`]). No lock
+/// orders the appends, so transactions of many instances commit at once.
 async fn log_changes(tx: &impl GenericClient, changes: &[AuthChange]) -> StoreResult<()> {
-    // The clock is read once the lock is held, so times follow the order.
     let now: i64 = tx
-        .query_one(
-            &format!("SELECT {} FROM pg_advisory_xact_lock($1)", DIALECT.now_millis),
-            &[&CHANGE_LOG_LOCK],
-        )
+        .query_one(&format!("SELECT {}", DIALECT.now_millis), &[])
         .await
         .map_err(database)?
         .get(0);
@@ -995,20 +994,34 @@ impl Store for PostgresStore {
         tx.commit().await.map_err(database)
     }
 
-    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
+    async fn auth_changes(&self, from: Option<&LogPosition>) -> StoreResult<AuthChanges> {
         let client = self.client().await?;
         let span = || async {
-            let row = client.query_one(CHANGE_LOG.span, &[]).await.map_err(database)?;
-            StoreResult::Ok((row.get::<_, i64>(0), row.get::<_, i64>(1)))
+            let row = client.query_one(&CHANGE_LOG.span, &[]).await.map_err(database)?;
+            StoreResult::Ok(Span::from_row(row.get(0), row.get(1), row.get(2)))
         };
-        let Some(cursor) = cursor else {
+        let Some(from) = from else {
             let span = span().await?;
-            return changes_from_rows(span.1.max(0) as u64, Vec::new(), span);
+            let settled: Option<i64> = client
+                .query_opt(&CHANGE_LOG.settled, &[&settled_before(span.now)])
+                .await
+                .map_err(database)?
+                .map(|row| row.get(0));
+            let recent = client
+                .query(&CHANGE_LOG.recent, &[&recent_after(&span, settled)])
+                .await
+                .map_err(database)?;
+            return Ok(start_from_rows(span, settled, recent.iter().map(|row| row.get(0))));
         };
-        let statement = client.prepare_cached(&CHANGE_LOG.after).await.map_err(database)?;
-        let rows = client.query(&statement, &[&(cursor as i64)]).await.map_err(database)?;
+        let mut rows = Vec::new();
+        if from.gaps().next().is_some() {
+            let gaps = client.prepare_cached(&CHANGE_LOG.gaps).await.map_err(database)?;
+            rows.extend(client.query(&gaps, &[&gaps_json(from)]).await.map_err(database)?);
+        }
+        let after = client.prepare_cached(&CHANGE_LOG.after).await.map_err(database)?;
+        rows.extend(client.query(&after, &[&(from.seen() as i64)]).await.map_err(database)?);
         changes_from_rows(
-            cursor,
+            from,
             rows.iter().map(|row| (row.get(0), row.get(1), row.get(2))),
             span().await?,
         )

@@ -31,7 +31,10 @@ use latchkey_store::audit::{
 use latchkey_store::audit_list::{
     audit_count_select, audit_entry_select, audit_listing, audit_page_select, document, AuditDialect, AuditListing,
 };
-use latchkey_store::changes::{change_log_sql, changes_from_rows, prune_before, ChangeLogSql};
+use latchkey_store::changes::{
+    change_log_sql, changes_from_rows, gaps_json, prune_before, recent_after, settled_before, start_from_rows,
+    ChangeLogSql, LogPosition, Span,
+};
 use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
 use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
@@ -84,6 +87,8 @@ const DIALECT: Dialect = Dialect {
     // A unary plus keeps SQLite from serving the condition from an index.
     unindexed: |column| format!("+{column}"),
     now_millis: "CAST(unixepoch('subsec') * 1000 AS INTEGER)",
+    json_array: |n| format!("json_each(?{n})"),
+    skip_locked: "",
 };
 
 /// The counts kept with `application` (none when it does not exist).
@@ -184,7 +189,7 @@ fn insert_key(tx: &Connection, key: &StoredKey) -> StoreResult<()> {
     Ok(())
 }
 
-static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(DIALECT.placeholder));
+static CHANGE_LOG: LazyLock<ChangeLogSql> = LazyLock::new(|| change_log_sql(&DIALECT));
 static REVOKED: LazyLock<RevokedSql> = LazyLock::new(|| revoked_sql(&DIALECT));
 static INSERT_AUDIT: LazyLock<String> = LazyLock::new(|| insert_sql(DIALECT.placeholder));
 
@@ -829,28 +834,43 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges> {
-        let (cursor, rows, span) = self
-            .read(move |tx| match cursor {
-                None => {
-                    let span: (i64, i64) = tx
-                        .prepare_cached(CHANGE_LOG.span)?
-                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-                    Ok((span.1.max(0) as u64, Vec::new(), span))
-                }
-                Some(cursor) => {
-                    let rows = tx
-                        .prepare_cached(&CHANGE_LOG.after)?
-                        .query_map([cursor as i64], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let span = tx
-                        .prepare_cached(CHANGE_LOG.span)?
-                        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-                    Ok((cursor, rows, span))
-                }
-            })
-            .await?;
-        changes_from_rows(cursor, rows, span)
+    async fn auth_changes(&self, from: Option<&LogPosition>) -> StoreResult<AuthChanges> {
+        let from = from.cloned();
+        self.read(move |tx| {
+            let span = |tx: &Transaction| {
+                tx.prepare_cached(&CHANGE_LOG.span)?
+                    .query_row([], |row| Ok(Span::from_row(row.get(0)?, row.get(1)?, row.get(2)?)))
+            };
+            let Some(from) = from else {
+                let span = span(tx)?;
+                let settled: Option<i64> = tx
+                    .prepare_cached(&CHANGE_LOG.settled)?
+                    .query_row([settled_before(span.now)], |row| row.get(0))
+                    .optional()?;
+                let recent = tx
+                    .prepare_cached(&CHANGE_LOG.recent)?
+                    .query_map([recent_after(&span, settled)], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<i64>>>()?;
+                return Ok(Ok(start_from_rows(span, settled, recent)));
+            };
+            let entry = |row: &rusqlite::Row<'_>| Ok((row.get(0)?, row.get(1)?, row.get(2)?));
+            let mut rows: Vec<(i64, String, Vec<u8>)> = Vec::new();
+            if from.gaps().next().is_some() {
+                let mut gaps = tx.prepare_cached(&CHANGE_LOG.gaps)?;
+                rows.extend(
+                    gaps.query_map([gaps_json(&from)], entry)?
+                        .collect::<rusqlite::Result<Vec<_>>>()?,
+                );
+            }
+            let mut after = tx.prepare_cached(&CHANGE_LOG.after)?;
+            rows.extend(
+                after
+                    .query_map([from.seen() as i64], entry)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?,
+            );
+            Ok(changes_from_rows(&from, rows, span(tx)?))
+        })
+        .await?
     }
 
     async fn revoked_tokens(

@@ -6,14 +6,20 @@
 //! far longer than the time within which it must see another instance's
 //! revocation; the verifier feed (spec 1.6) serves the same entries.
 //!
-//! Entries are numbered in commit order (backends serialize the appends), so
-//! a reader that has seen entry `n` has seen every entry before it.
+//! Entries are numbered as they are appended, not always in commit order: a
+//! reader keeps a [`LogPosition`], not just a number.
+
+pub mod position;
 
 use std::time::Duration;
 
 use latchkey_core::model::{Digest, TokenRecord};
+use latchkey_core::time::Millis;
 use latchkey_core::Id;
 
+pub use position::LogPosition;
+
+use crate::sql::Dialect;
 use crate::{StoreError, StoreResult};
 
 /// Something whose cached authentications must be forgotten.
@@ -34,12 +40,12 @@ pub enum AuthChange {
 /// One read of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthChanges {
-    /// The position after the last entry read: the next read starts here.
-    pub cursor: u64,
+    /// The position after this read: the next read starts here.
+    pub position: LogPosition,
     /// The entries, oldest first; at most [`AUTH_CHANGES_PER_READ`].
     pub changes: Vec<AuthChange>,
-    /// Entries after the cursor were pruned unread, or the cursor is ahead
-    /// of the log (it came from another database, or one restored from a
+    /// Entries after the position were pruned unread, or it is ahead of
+    /// the log (it came from another database, or one restored from a
     /// backup): what was read is not all that changed, and a reader must
     /// start over.
     pub expired: bool,
@@ -119,10 +125,18 @@ pub struct ChangeLogSql {
     /// the newest: the log's end stays known, so a cursor from elsewhere
     /// (ahead of it) is told apart from one that is merely up to date.
     pub prune: String,
-    /// The entries after a cursor, oldest first: `seq, kind, subject`.
+    /// The entries after a number, oldest first: `seq, kind, subject`.
     pub after: String,
-    /// The oldest and the newest entry's numbers, or 0 and 0.
-    pub span: &'static str,
+    /// The entries whose numbers are in a JSON array (a position's gaps).
+    pub gaps: String,
+    /// The number of the last entry appended before a time, if any: a
+    /// reader starting now need not wait for anything below it.
+    pub settled: String,
+    /// The numbers after a number, ascending (where a reader starts).
+    pub recent: String,
+    /// The oldest and the newest entry's numbers (0 and 0 when empty), and
+    /// the database's time.
+    pub span: String,
 }
 
 /// Entries stamped before this are pruned, `now` by the database's clock:
@@ -132,32 +146,89 @@ pub fn prune_before(now: i64) -> i64 {
     now - AUTH_CHANGE_RETENTION.as_millis() as i64
 }
 
-/// A read of the log from its stored rows (`seq, kind, subject`, oldest
-/// first) after `cursor`, and the log's `span` (oldest and newest entry)
-/// read after them.
+/// The log's span as [`ChangeLogSql::span`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub oldest: u64,
+    pub newest: u64,
+    pub now: Millis,
+}
+
+impl Span {
+    pub fn from_row(oldest: i64, newest: i64, now: Millis) -> Span {
+        Span {
+            oldest: oldest.max(0) as u64,
+            newest: newest.max(0) as u64,
+            now,
+        }
+    }
+}
+
+/// A read of the log from `from`: its stored rows (`seq, kind, subject`;
+/// gaps filled, then entries after `from.seen()`, each ascending) and the
+/// log's `span`, read after them.
 pub fn changes_from_rows(
-    cursor: u64,
+    from: &LogPosition,
     rows: impl IntoIterator<Item = (i64, String, Vec<u8>)>,
-    (oldest, newest): (i64, i64),
+    span: Span,
 ) -> StoreResult<AuthChanges> {
     // Pruning only ever removes the oldest entries, so reading the span
     // after the rows can only make this more cautious.
-    let pruned_unread = oldest > 0 && cursor.saturating_add(1) < oldest as u64;
+    // (A gap is looked for only for a minute, far less than entries are
+    // kept: it cannot have been pruned unread.)
+    let pruned_unread = span.oldest > 0 && from.seen().saturating_add(1) < span.oldest;
     let mut read = AuthChanges {
-        cursor,
+        position: from.clone(),
         changes: Vec::new(),
-        expired: pruned_unread || cursor > newest.max(0) as u64,
+        expired: pruned_unread || from.seen() > span.newest,
     };
+    let mut numbers = Vec::new();
     for (seq, kind, subject) in rows {
         read.changes.push(AuthChange::from_row(&kind, &subject)?);
-        read.cursor = read.cursor.max(seq.max(0) as u64);
+        numbers.push(seq.max(0) as u64);
     }
+    read.position.advance(numbers, span.now);
     Ok(read)
 }
 
-/// The SQL of the log in a backend's placeholders.
-pub fn change_log_sql(placeholder: fn(usize) -> String) -> ChangeLogSql {
-    let p = placeholder;
+/// Where a reader starting now begins (see [`LogPosition::start`]), from
+/// the log's span, the number [`ChangeLogSql::settled`] read (none: 0),
+/// and the numbers [`ChangeLogSql::recent`] read after
+/// [`LogPosition::start_floor`].
+pub fn start_from_rows(span: Span, settled: Option<i64>, recent: impl IntoIterator<Item = i64>) -> AuthChanges {
+    let recent: Vec<u64> = recent.into_iter().map(|seq| seq.max(0) as u64).collect();
+    AuthChanges {
+        position: LogPosition::start(&recent, settled_number(settled), span.newest, span.now),
+        changes: Vec::new(),
+        expired: false,
+    }
+}
+
+/// What [`ChangeLogSql::settled`] read, as a number (none: 0).
+fn settled_number(settled: Option<i64>) -> u64 {
+    settled.unwrap_or(0).max(0) as u64
+}
+
+/// The number [`ChangeLogSql::recent`] binds for a reader starting now.
+pub fn recent_after(span: &Span, settled: Option<i64>) -> i64 {
+    LogPosition::start_floor(settled_number(settled), span.newest) as i64
+}
+
+/// The time [`ChangeLogSql::settled`] binds: entries appended before it
+/// have committed or never will.
+pub fn settled_before(now: Millis) -> Millis {
+    now - position::GAP_PATIENCE
+}
+
+/// A position's gaps as the JSON array [`ChangeLogSql::gaps`] binds.
+pub fn gaps_json(position: &LogPosition) -> String {
+    let numbers: Vec<String> = position.gaps().map(|number| number.to_string()).collect();
+    format!("[{}]", numbers.join(","))
+}
+
+/// The SQL of the log in a backend's dialect.
+pub fn change_log_sql(dialect: &Dialect) -> ChangeLogSql {
+    let p = dialect.placeholder;
     ChangeLogSql {
         append: format!(
             "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ({}, {}, {})",
@@ -168,14 +239,30 @@ pub fn change_log_sql(placeholder: fn(usize) -> String) -> ChangeLogSql {
         // A bound time, not the clock in the statement: planned knowing it,
         // the prune walks the index over the few oldest entries.
         prune: format!(
-            "DELETE FROM auth_changes WHERE changed_at < {} AND seq < (SELECT max(seq) FROM auth_changes)",
-            p(1)
+            "DELETE FROM auth_changes WHERE seq IN (SELECT seq FROM auth_changes \
+             WHERE changed_at < {} AND seq < (SELECT max(seq) FROM auth_changes){})",
+            p(1),
+            dialect.skip_locked
         ),
         after: format!(
             "SELECT seq, kind, subject FROM auth_changes WHERE seq > {} ORDER BY seq LIMIT {AUTH_CHANGES_PER_READ}",
             p(1)
         ),
-        span: "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM auth_changes",
+        gaps: format!(
+            "SELECT seq, kind, subject FROM auth_changes \
+             WHERE seq IN (SELECT CAST(value AS BIGINT) FROM {}) ORDER BY seq",
+            (dialect.json_array)(1)
+        ),
+        // The time index, walked backward from the time: one row.
+        settled: format!(
+            "SELECT seq FROM auth_changes WHERE changed_at < {} ORDER BY changed_at DESC LIMIT 1",
+            p(1)
+        ),
+        recent: format!("SELECT seq FROM auth_changes WHERE seq > {} ORDER BY seq", p(1)),
+        span: format!(
+            "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0), {} FROM auth_changes",
+            dialect.now_millis
+        ),
     }
 }
 
@@ -202,31 +289,43 @@ mod tests {
         }
     }
 
+    fn at(seen: u64) -> LogPosition {
+        seen.to_string().parse().unwrap()
+    }
+
+    fn span(oldest: u64, newest: u64) -> Span {
+        Span { oldest, newest, now: 0 }
+    }
+
     #[test]
     fn a_read_ends_at_its_newest_entry() {
         let rows = vec![
             (4, "keys".to_string(), vec![]),
             (9, "user".to_string(), b"0".repeat(24)),
         ];
-        let read = changes_from_rows(3, rows, (1, 9)).unwrap();
-        assert_eq!(read.cursor, 9);
+        let read = changes_from_rows(&at(3), rows, span(1, 9)).unwrap();
+        assert_eq!(read.position.seen(), 9);
+        assert_eq!(read.position.gaps().collect::<Vec<_>>(), [5, 6, 7, 8]);
         assert_eq!(read.changes[0], AuthChange::Keys);
         assert!(!read.expired);
-        assert_eq!(changes_from_rows(9, Vec::new(), (1, 9)).unwrap().cursor, 9);
+        assert_eq!(
+            changes_from_rows(&at(9), Vec::new(), span(1, 9)).unwrap().position,
+            at(9)
+        );
     }
 
     #[test]
-    fn a_cursor_past_pruned_or_future_entries_has_expired() {
-        let expired = |cursor, span| changes_from_rows(cursor, Vec::new(), span).unwrap().expired;
+    fn a_position_past_pruned_or_future_entries_has_expired() {
+        let expired = |seen, span| changes_from_rows(&at(seen), Vec::new(), span).unwrap().expired;
         // Entry 5 is the oldest kept: a reader at 4 missed nothing, at 3 it
         // missed entry 4.
-        assert!(!expired(4, (5, 9)));
-        assert!(expired(3, (5, 9)));
-        // An empty log, never written: only cursor 0 is its end.
-        assert!(!expired(0, (0, 0)));
-        assert!(expired(12, (0, 0)));
-        // A cursor from a longer log (another database, a restored backup).
-        assert!(expired(10, (5, 9)));
+        assert!(!expired(4, span(5, 9)));
+        assert!(expired(3, span(5, 9)));
+        // An empty log, never written: only 0 is its end.
+        assert!(!expired(0, span(0, 0)));
+        assert!(expired(12, span(0, 0)));
+        // A position from a longer log (another database, a restored backup).
+        assert!(expired(10, span(5, 9)));
     }
 
     #[test]

@@ -166,10 +166,10 @@ pub trait Store: Send + Sync + 'static {
     /// Neither `lastUpdated` nor the change log moves.
     async fn record_token_uses(&self, uses: &[(Id, Millis)]) -> StoreResult<()>;
 
-    /// The authentication change log after `cursor`, oldest first (see
-    /// [`changes`]). Without a cursor: no entries, and the cursor where a
-    /// reader starting now begins.
-    async fn auth_changes(&self, cursor: Option<u64>) -> StoreResult<AuthChanges>;
+    /// The authentication change log after `from` (see [`changes`]).
+    /// Without a position: no entries, and the position where a reader
+    /// starting now begins.
+    async fn auth_changes(&self, from: Option<&changes::LogPosition>) -> StoreResult<AuthChanges>;
 }
 
 pub mod audit;

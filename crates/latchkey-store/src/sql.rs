@@ -102,6 +102,13 @@ pub struct Dialect {
     /// expression: every instance that shares a database agrees on it,
     /// whatever its own clock.
     pub now_millis: &'static str,
+    /// A table of the elements of the JSON array text bound to placeholder
+    /// `n`, as text in a column `value`.
+    pub json_array: fn(usize) -> String,
+    /// Ends a subquery that picks rows to delete, so that transactions
+    /// deleting at once take different rows rather than wait for each
+    /// other (PostgreSQL: `FOR UPDATE SKIP LOCKED`; SQLite has one writer).
+    pub skip_locked: &'static str,
 }
 
 /// The token counts kept with an application: they answer `totalCount` for
@@ -402,6 +409,8 @@ mod tests {
         placeholder: |n| format!("?{n}"),
         unindexed: |column| format!("+{column}"),
         now_millis: "0",
+        json_array: |n| format!("json_each(?{n})"),
+        skip_locked: "",
     };
 
     fn tokens(query: &[(&str, &str)], counts: Option<TokenCounts>) -> ListingSql {
@@ -445,6 +454,7 @@ mod tests {
             placeholder: |n| format!("${n}"),
             unindexed: |column| column.to_string(),
             now_millis: "0",
+            ..QUESTION
         };
         let sql = listing::<TokenColumns>(&["a".into(), "b".into()], &query, &dollar, None);
         assert_eq!(

@@ -47,6 +47,10 @@ fn token(signer: &Signer, app: &Application, now: Millis) -> TokenRecord {
     signer.issue(new, now).0
 }
 
+fn audit() -> latchkey_core::audit::AuditEntry {
+    by_operator("changeLogTest", "write", serde_json::json!({}))
+}
+
 fn organization(name: &str, member: Id, now: Millis) -> Organization {
     Organization {
         id: Id::generate(now / 1000),
@@ -61,7 +65,6 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         let store = open_store(&backend.url).await;
         let now = now_millis();
         // Every write records its own entry, with its own id.
-        let audit = || by_operator("changeLogTest", "write", serde_json::json!({}));
         let signer = Signer::new(&generate_key(now, now));
         let (user, _) = store.user_or_create(&unique("alice"), now).await.unwrap();
         let app = application(user.id, now);
@@ -92,7 +95,7 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         let late = token(&signer, &app, now);
         assert!(matches!(store.insert_tokens(&[late], &audit()).await, Err(StoreError::ApplicationMissing)));
 
-        let read = store.auth_changes(Some(start.cursor)).await.unwrap();
+        let read = store.auth_changes(Some(&start.position)).await.unwrap();
         assert_eq!(
             read.changes,
             [
@@ -110,9 +113,9 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
                 AuthChange::Application(app.id),
             ]
         );
-        assert!(read.cursor > start.cursor);
-        assert_eq!(store.auth_changes(Some(read.cursor)).await.unwrap().changes, []);
-        assert_eq!(store.auth_changes(None).await.unwrap().cursor, read.cursor);
+        assert!(read.position.seen() > start.position.seen());
+        assert_eq!(store.auth_changes(Some(&read.position)).await.unwrap().changes, []);
+        assert_eq!(store.auth_changes(None).await.unwrap().position, read.position);
 
         // Stamped by the database's clock: an entry 11 minutes old by that
         // clock goes with the next write; one 9 minutes old stays.
@@ -131,23 +134,85 @@ async fn the_change_log_names_every_change_in_order_and_forgets_old_entries() {
         };
         execute_sql(&backend.url, &minutes_ago(11));
         execute_sql(&backend.url, &minutes_ago(9));
-        let old = store.auth_changes(Some(read.cursor)).await.unwrap();
+        let old = store.auth_changes(Some(&read.position)).await.unwrap();
         assert_eq!(old.changes, [AuthChange::User(user.id), AuthChange::User(user.id)]);
         assert!(!old.expired);
         store.create_organization(&organization("other", user.id, now), now, &audit()).await.unwrap();
-        let after = store.auth_changes(Some(read.cursor)).await.unwrap();
+        let after = store.auth_changes(Some(&read.position)).await.unwrap();
         assert_eq!(
             after.changes,
             [AuthChange::User(user.id), AuthChange::User(user.id)],
             "the 11-minute-old entry is pruned, the 9-minute-old one and the new one are left"
         );
-        assert!(!store.auth_changes(Some(after.cursor)).await.unwrap().expired);
+        assert!(!store.auth_changes(Some(&after.position)).await.unwrap().expired);
         assert!(
-            store.auth_changes(Some(after.cursor + 1)).await.unwrap().expired,
+            store
+                .auth_changes(Some(&format!("{}", after.position.seen() + 1).parse().unwrap()))
+                .await
+                .unwrap()
+                .expired,
             "a cursor ahead of the log (from another database) is not taken as up to date"
         );
-        assert!(after.cursor > old.cursor, "numbers are never reused");
+        assert!(after.position.seen() > old.position.seen(), "numbers are never reused");
         // Held to the end: the SQLite file's directory goes with it.
+        drop(backend);
+    })
+    .await;
+}
+
+/// On PostgreSQL writers append without a lock, so an entry can commit after
+/// a higher-numbered one. A reader that has read past it must still get it
+/// once it commits, and a reader starting meanwhile must wait for it too.
+/// (With a plain "highest number read" cursor both would skip it.)
+#[tokio::test]
+async fn an_entry_committed_after_a_higher_one_is_still_read() {
+    each_backend(|backend| async move {
+        if backend.url.starts_with("sqlite") {
+            // One writer at a time: numbers commit in order.
+            return;
+        }
+        let store = open_store(&backend.url).await;
+        let (slow, connection) = tokio_postgres::connect(&backend.url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let user = store
+            .user_or_create(&unique("member"), now_millis())
+            .await
+            .unwrap()
+            .0
+            .id;
+        let append = format!(
+            "INSERT INTO auth_changes (kind, subject, changed_at) VALUES ('user', convert_to('{user}', 'UTF8'), 0)"
+        );
+        let reader = store.auth_changes(None).await.unwrap();
+        // The slow writer takes its number, and has not committed yet.
+        slow.batch_execute(&format!("BEGIN; {append}")).await.unwrap();
+        // A fast writer commits a higher number.
+        store
+            .create_organization(&organization("fast", user, now_millis()), now_millis(), &audit())
+            .await
+            .unwrap();
+        let read = store.auth_changes(Some(&reader.position)).await.unwrap();
+        assert_eq!(read.changes, [AuthChange::User(user)], "the fast entry is read at once");
+        let starting = store.auth_changes(None).await.unwrap();
+        slow.batch_execute("COMMIT").await.unwrap();
+        let late = store.auth_changes(Some(&read.position)).await.unwrap();
+        assert_eq!(
+            late.changes,
+            [AuthChange::User(user)],
+            "the slow entry is read once it commits"
+        );
+        let fresh = store.auth_changes(Some(&starting.position)).await.unwrap();
+        assert_eq!(
+            fresh.changes,
+            [AuthChange::User(user)],
+            "a reader that started meanwhile gets it too"
+        );
+        for position in [&late.position, &fresh.position] {
+            let again = store.auth_changes(Some(position)).await.unwrap();
+            assert_eq!(again.changes, [], "nothing is read twice");
+        }
         drop(backend);
     })
     .await;

@@ -13,7 +13,7 @@ use latchkey_core::scope::TargetOwner;
 use latchkey_core::time::now_millis;
 use latchkey_core::validate::path_id;
 use latchkey_core::Id;
-use latchkey_store::changes::AUTH_CHANGES_PER_READ;
+use latchkey_store::changes::{LogPosition, AUTH_CHANGES_PER_READ};
 use latchkey_store::revoked::MAX_REVOKED_PER_PAGE;
 use latchkey_store::AuthChange;
 use serde::Serialize;
@@ -139,7 +139,7 @@ pub async fn revoked(
     .unwrap_or(DEFAULT_PER_PAGE);
     // Taken before the page is read: whatever changes while the verifier
     // reads its pages is in the feed after this cursor.
-    let cursor = state.store.auth_changes(None).await?.cursor;
+    let cursor = state.store.auth_changes(None).await?.position;
     let mut revoked = state
         .store
         .revoked_tokens(application, after, per_page + 1, now_millis())
@@ -167,7 +167,7 @@ pub async fn revoked(
     description = "A Latchkey extension (spec 1.6): a long poll. Answers as soon as something changed for the application after `cursor`, or after `wait` seconds with no changes.",
     params(
         crate::openapi::ApplicationPath,
-        ("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer or of the revoked list; none: from now.", pattern = "^[0-9]{1,19}$"),
+        ("cursor" = Option<String>, Query, description = "The `cursor` of the previous answer or of the revoked list; none: from now.", pattern = "^[0-9]{1,19}(\\.[0-9]{1,19}~[0-9]{1,19})*$"),
         ("wait" = Option<u64>, Query, description = "Seconds to wait for a change, 0 to 30 (default 20).", minimum = 0, maximum = 30),
     ),
     security(("bearer" = [])),
@@ -189,7 +189,7 @@ pub async fn changes(
     let cursor = param(
         &pairs,
         "cursor",
-        |text| text.parse::<u64>().ok(),
+        |text| text.parse::<LogPosition>().ok(),
         "a cursor the feed gave",
     )?;
     let wait = param(
@@ -202,17 +202,20 @@ pub async fn changes(
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut cursor = match cursor {
         Some(cursor) => cursor,
-        None => state.store.auth_changes(None).await?.cursor,
+        None => state.store.auth_changes(None).await?.position,
     };
-    let mut log_end = state.change_log_end.subscribe();
+    let mut follower_reads = state.change_log_reads.subscribe();
     loop {
-        let read = state.store.auth_changes(Some(cursor)).await?;
+        // Marked seen before this read: a follower read that finds changes
+        // after it wakes the wait below.
+        follower_reads.borrow_and_update();
+        let read = state.store.auth_changes(Some(&cursor)).await?;
         if read.expired {
             return Err(ApiError::gone(
                 "the cursor is older than the feed keeps: read the revoked list again",
             ));
         }
-        cursor = read.cursor;
+        cursor = read.position;
         let relevant = Relevant::of(&read.changes, application);
         if !relevant.is_empty() {
             let changes = relevant.resolve(&state, application).await?;
@@ -227,10 +230,10 @@ pub async fn changes(
         if read.changes.len() == AUTH_CHANGES_PER_READ {
             continue;
         }
-        // Woken when this instance's follower (crate::feed) sees the log
-        // move past the cursor: no polling of the database while waiting.
-        let moved = tokio::time::timeout_at(deadline, log_end.wait_for(|end| *end > cursor)).await;
-        if !matches!(moved, Ok(Ok(_))) {
+        // Woken when this instance's follower (crate::feed) finds changes:
+        // no polling of the database while waiting.
+        let moved = tokio::time::timeout_at(deadline, follower_reads.changed()).await;
+        if !matches!(moved, Ok(Ok(()))) {
             let page = ChangesPage {
                 cursor: cursor.to_string(),
                 changes: Vec::new(),
