@@ -11,7 +11,11 @@
 #   scripts/bench/compare.sh ../baseline/target/release/latchkey target/release/latchkey
 #
 # Environment: COMPARE_ROUNDS (3) pairs of runs; COMPARE_SECONDS (10) per wrk
-# run; COMPARE_PATCH_BODY ('{"description": "touched"}') the PATCH body.
+# run; COMPARE_PATCH_BODY ('{"description": "touched"}') the PATCH body;
+# COMPARE_PARTS ("verify patches creates") which tables to measure;
+# COMPARE_BACKENDS ("sqlite postgres") where to measure PATCHes and creates;
+# LATCHKEY_PG_DURABLE=1 keeps PostgreSQL's fsync on (scripts/pg.sh), as a
+# production server has it: commits then cost what they cost there.
 # The server is pinned to core 0, wrk to core 1 (taskset). PostgreSQL is a
 # throwaway server (scripts/pg.sh; fsync off), one database per run.
 set -euo pipefail
@@ -22,6 +26,8 @@ NEW=$(realpath "$2")
 ROUNDS=${COMPARE_ROUNDS:-3}
 SECONDS_PER_RUN=${COMPARE_SECONDS:-10}
 PATCH_BODY=${COMPARE_PATCH_BODY:-'{"description": "touched"}'}
+PARTS=${COMPARE_PARTS:-verify patches creates}
+BACKENDS=${COMPARE_BACKENDS:-sqlite postgres}
 WORK=$(mktemp -d)
 SERVER=
 
@@ -131,14 +137,18 @@ creates() {
     stop
 }
 
-echo "Verify path on SQLite (old: $OLD, new: $NEW), $ROUNDS rounds, ${SECONDS_PER_RUN} s per run"
-echo
-echo "| build | /health req/s | introspect, 1 token: req/s (% of /health) · p99 | rotating over 1,000 tokens |"
-echo "|---|---:|---:|---:|"
-for _ in $(seq "$ROUNDS"); do
-    verify old "$OLD"
-    verify new "$NEW"
-done
+# verify_table: the verify path, old and new alternating, ROUNDS times.
+verify_table() {
+    echo "Verify path on SQLite (old: $OLD, new: $NEW), $ROUNDS rounds, ${SECONDS_PER_RUN} s per run"
+    echo
+    echo "| build | /health req/s | introspect, 1 token: req/s (% of /health) · p99 | rotating over 1,000 tokens |"
+    echo "|---|---:|---:|---:|"
+    for _ in $(seq "$ROUNDS"); do
+        verify old "$OLD"
+        verify new "$NEW"
+    done
+}
+
 # write_table TITLE RATE_HEADING MEASURE: a table of MEASURE (patches or
 # creates), old and new alternating on each backend, ROUNDS times.
 write_table() {
@@ -148,12 +158,18 @@ write_table() {
     echo "| build | backend | $2 | p99 |"
     echo "|---|---|---:|---:|"
     for _ in $(seq "$ROUNDS"); do
-        for backend in sqlite postgres; do
+        for backend in $BACKENDS; do
             "$3" old "$OLD" "$backend"
             "$3" new "$NEW" "$backend"
         done
     done
 }
 
-write_table "PATCH $PATCH_BODY over 1,000 tokens, 32 connections" "PATCH 200s/s" patches
-write_table "POST a token into one application, 32 connections" "creates/s" creates
+for part in $PARTS; do
+    case $part in
+    verify) verify_table ;;
+    patches) write_table "PATCH $PATCH_BODY over 1,000 tokens, 32 connections" "PATCH 200s/s" patches ;;
+    creates) write_table "POST a token into one application, 32 connections" "creates/s" creates ;;
+    *) echo "compare: unknown part $part (verify, patches, creates)" >&2; exit 2 ;;
+    esac
+done

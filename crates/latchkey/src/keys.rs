@@ -32,7 +32,8 @@ pub enum KeysCommand {
         #[command(flatten)]
         database: DatabaseArgs,
         /// The key's id (its `kid`, as `keys list` shows it).
-        #[arg(long)]
+        // A kid is base64url: it may start with `-`.
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },
 }

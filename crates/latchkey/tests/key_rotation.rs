@@ -255,3 +255,29 @@ async fn tokens_of_unknown_keys_reread_the_ring_at_most_once_a_second() {
     })
     .await;
 }
+
+/// A kid is base64url, so one in 64 starts with `-`: the command line must
+/// take it as the value of `--kid`, not as an option.
+#[test]
+fn a_kid_starting_with_a_hyphen_is_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let retired = cli(
+        &[
+            "admin",
+            "keys",
+            "retire",
+            "--database",
+            &database,
+            "--kid",
+            "-S72Yv8Nox",
+        ],
+        &[],
+    );
+    assert!(!retired.success);
+    assert!(
+        retired.stderr.contains("there is no such key"),
+        "the kid was not taken as one: {}",
+        retired.stderr
+    );
+}
