@@ -4,6 +4,7 @@
 
 mod rows;
 mod schema;
+mod tls;
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -402,8 +403,11 @@ async fn update_token_in(
 }
 
 impl PostgresStore {
-    /// Connects (bounded by `settings.connect_timeout`) and migrates the schema.
+    /// Connects (bounded by `settings.connect_timeout`) and migrates the
+    /// schema. TLS as the URL's `sslmode` and `sslrootcert` ask, with libpq's
+    /// meanings; none without them.
     pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<PostgresStore> {
+        let (url, tls) = tls::from_url(url)?;
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|error| StoreError::Database(format!("the PostgreSQL URL is not valid: {error}")))?;
@@ -413,13 +417,16 @@ impl PostgresStore {
         // cannot tell a 100-token application from a million-token one and
         // may scan the whole table by primary key.
         config.options("-c plan_cache_mode=force_custom_plan");
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = match tls {
+            tls::Tls::Off => Manager::from_config(config, NoTls, manager_config),
+            tls::Tls::On { negotiation, connector } => {
+                config.ssl_mode(negotiation);
+                Manager::from_config(config, connector, manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.max_size)
             .runtime(Runtime::Tokio1)
