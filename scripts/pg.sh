@@ -11,6 +11,10 @@
 #                LATCHKEY_TEST_PG_STOP, LATCHKEY_TEST_PG_START=shell commands (for
 #                  `sh -c`) that stop that server and start it again, on the
 #                  same port and data (for tests of a database outage)
+#                LATCHKEY_TEST_POSTGRES_CA=the CA certificate (PEM) that signed
+#                  the server's TLS certificate (for 127.0.0.1 and localhost),
+#                  when openssl is there to make them (ssl = on; clients
+#                  that ask for no TLS connect in plain text as before)
 #              and, unless PG_NO_TRAP=1, traps EXIT (and INT, TERM, HUP) so that
 #              the server is stopped and its directory removed however the
 #              script ends. A caller with its own EXIT trap sets PG_NO_TRAP=1
@@ -34,6 +38,7 @@
 #   LATCHKEY_PG_KEEP=1        keep the directory after stopping (debugging)
 #   LATCHKEY_PG_DURABLE=1     keep fsync and full_page_writes on, as in
 #                             production (for benchmarks of commits)
+#   LATCHKEY_PG_SSL=0         no TLS (ssl = off), no LATCHKEY_TEST_POSTGRES_CA
 #
 # Durability settings are off (fsync, full_page_writes; unless
 # LATCHKEY_PG_DURABLE=1): the cluster lives
@@ -92,6 +97,31 @@ _pg_install() {
     export DEBIAN_FRONTEND=noninteractive
     timeout 600 apt-get update -qq >&2 || return 1
     timeout 600 apt-get install -y -qq --no-install-recommends postgresql >&2 || return 1
+}
+
+# A throwaway CA and, signed by it, the server's certificate for 127.0.0.1
+# and localhost, in $PG_DIR/ssl; prints the settings that turn TLS on.
+_pg_make_tls() {
+    local dir="$PG_DIR/ssl"
+    mkdir -p "$dir" || return 1
+    local key=(-nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256)
+    printf '%s\n' "basicConstraints = critical, CA:FALSE" "keyUsage = critical, digitalSignature" \
+        "extendedKeyUsage = serverAuth" "subjectAltName = IP:127.0.0.1, DNS:localhost" >"$dir/server.ext"
+    if ! {
+        openssl req -x509 "${key[@]}" -days 7 -subj "/CN=latchkey test CA" \
+            -addext "basicConstraints = critical, CA:TRUE" -addext "keyUsage = critical, keyCertSign, cRLSign" \
+            -keyout "$dir/ca.key" -out "$dir/ca.pem" &&
+            openssl req -new "${key[@]}" -subj "/CN=localhost" -keyout "$dir/server.key" -out "$dir/server.csr" &&
+            openssl x509 -req -days 7 -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+                -CAcreateserial -extfile "$dir/server.ext" -out "$dir/server.crt"
+    } >"$dir/openssl.log" 2>&1; then
+        cat "$dir/openssl.log" >&2
+        return 1
+    fi
+    # PostgreSQL reads a key only its own user can read.
+    chmod 600 "$dir/server.key"
+    [ "$PG_USER" = "$(id -un)" ] || chown -R "$PG_USER:" "$dir"
+    printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$dir/server.crt" "$dir/server.key"
 }
 
 # Runs a command as the server's user.
@@ -207,6 +237,16 @@ pg_start() {
         return 1
     fi
 
+    local tls_settings=""
+    if [ "${LATCHKEY_PG_SSL:-1}" != 0 ]; then
+        if ! command -v openssl >/dev/null 2>&1; then
+            _pg_log "no openssl to make a TLS certificate with: the server runs without TLS"
+        elif ! tls_settings=$(_pg_make_tls); then
+            _pg_log "could not make a TLS certificate: the server runs without TLS"
+            tls_settings=""
+        fi
+    fi
+
     # A port picked free can be taken before the server binds it: try a few.
     local attempt started=0 durable=off
     [ "${LATCHKEY_PG_DURABLE:-0}" = 1 ] && durable=on
@@ -224,6 +264,7 @@ logging_collector = off
 log_min_messages = warning
 log_checkpoints = off
 log_min_error_statement = error
+$tls_settings
 EOF
         # The settings go last in postgresql.conf (the last line wins).
         # shellcheck disable=SC2016 # expanded by that sh, from its arguments
@@ -256,7 +297,10 @@ EOF
     LATCHKEY_TEST_PG_START="$as_user$(printf '%q ' "$PG_BINDIR/pg_ctl" -D "$data" -l "$PG_DIR/postgres.log" \
         -w -t "$PG_START_TIMEOUT" start)>/dev/null"
     export LATCHKEY_TEST_PG_STOP LATCHKEY_TEST_PG_START
-    _pg_log "ready: $LATCHKEY_TEST_POSTGRES_URL"
+    if [ -n "$tls_settings" ]; then
+        export LATCHKEY_TEST_POSTGRES_CA="$PG_DIR/ssl/ca.pem"
+    fi
+    _pg_log "ready: $LATCHKEY_TEST_POSTGRES_URL${tls_settings:+ (TLS on, CA $PG_DIR/ssl/ca.pem)}"
 }
 
 pg_stop() {
@@ -294,6 +338,7 @@ pg_stop() {
         _pg_log "stopped; removed $PG_DIR"
     fi
     PG_DIR=""
-    unset LATCHKEY_TEST_POSTGRES_URL LATCHKEY_TEST_POSTGRES_BINDIR LATCHKEY_TEST_PG_STOP LATCHKEY_TEST_PG_START
+    unset LATCHKEY_TEST_POSTGRES_URL LATCHKEY_TEST_POSTGRES_BINDIR LATCHKEY_TEST_PG_STOP LATCHKEY_TEST_PG_START \
+        LATCHKEY_TEST_POSTGRES_CA
     return 0
 }

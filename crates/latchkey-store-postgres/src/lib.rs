@@ -65,8 +65,24 @@ pub struct PostgresStore {
     pool: Pool,
 }
 
-pub(crate) fn database(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Database(error.to_string())
+pub(crate) fn database(error: impl std::error::Error) -> StoreError {
+    StoreError::Database(with_causes(&error))
+}
+
+/// An error with its causes: tokio-postgres prints only its kind ("error
+/// performing TLS handshake"), and what went wrong is in its source.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let said = error.to_string();
+        // A wrapper may print its cause already (deadpool's errors do).
+        if !text.ends_with(&said) {
+            text = format!("{text}: {said}");
+        }
+        cause = error.source();
+    }
+    text
 }
 
 const DIALECT: Dialect = Dialect {
@@ -446,7 +462,7 @@ impl PostgresStore {
         self.pool
             .get()
             .await
-            .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {error}")))
+            .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {}", with_causes(&error))))
     }
 }
 

@@ -8,6 +8,7 @@ mod keys;
 mod progress;
 mod remote;
 mod serve;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -148,6 +149,8 @@ mod tests {
                 "LATCHKEY_LISTEN",
                 "LATCHKEY_LOG",
                 "LATCHKEY_LOG_FORMAT",
+                "LATCHKEY_TLS_CERT",
+                "LATCHKEY_TLS_KEY",
             ],
             "admin-token" | "admin" => &["LATCHKEY_DATABASE"],
             "tokens" | "apps" | "audit" => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],

@@ -3,11 +3,13 @@
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::http::HeaderValue;
+use axum::serve::ListenerExt;
 use clap::{Args, ValueEnum};
 use latchkey_server::admin::{bootstrap, load_keys};
 use latchkey_server::audit::{self, unauthenticated};
@@ -17,6 +19,7 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use crate::database::{masked, sqlite_url, DatabaseArgs};
+use crate::tls::{Tls, TlsFiles};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LogFormat {
@@ -29,6 +32,13 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the address is printed).
     #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM, the server's own
+    /// first); needs --tls-key. Both files are re-read on SIGHUP.
+    #[arg(long, env = "LATCHKEY_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert's certificate; needs --tls-cert.
+    #[arg(long, env = "LATCHKEY_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     #[command(flatten)]
     database: DatabaseArgs,
     /// How long a token's authentication is trusted before it is re-read, in
@@ -200,6 +210,15 @@ async fn shutdown_signal() {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format, &args.log);
+    // Bad certificate files stop the start before the database is touched.
+    let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
+        (Some(cert), Some(key)) => {
+            let tls = Tls::new(TlsFiles { cert, key })?;
+            tls.reload_on_hangup()?;
+            Some(tls)
+        }
+        _ => None,
+    };
     let store = args.database.open().await?;
     let keys = load_keys(&*store).await.context("loading the signing keys")?;
     match bootstrap(&*store, &keys.signer)
@@ -237,12 +256,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-    eprintln!("latchkey: listening on http://{}", listener.local_addr()?);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    eprintln!("latchkey: listening on {scheme}://{}", listener.local_addr()?);
     let service = app(state.clone(), &args.cors_origins).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")?;
+    match tls {
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTP")?;
+        }
+        Some(tls) => {
+            // tap_io: axum gives a wrapped listener's peer address to
+            // ConnectInfo (the audit log's); the tap sends TLS records at once.
+            let listener = tls.listener(listener)?.tap_io(|tls| {
+                let _ = tls.get_ref().0.set_nodelay(true);
+            });
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving HTTPS")?;
+        }
+    }
     state.audit.flush(AUDIT_FLUSH_LIMIT).await;
     // Every request has finished: the uses noted since the last flush are all.
     if let Err(error) = last_use::flush(&state).await {
