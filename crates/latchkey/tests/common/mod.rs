@@ -39,6 +39,9 @@ pub const POSTGRES_SHARED_VAR: &str = "LATCHKEY_TEST_POSTGRES_SHARED";
 /// The directory of PostgreSQL's client programs (`scripts/pg.sh` sets it);
 /// without it, `psql` is looked up on `PATH`.
 pub const POSTGRES_BINDIR_VAR: &str = "LATCHKEY_TEST_POSTGRES_BINDIR";
+/// The CA certificate (PEM) that signed the TLS certificate of the server
+/// [`POSTGRES_URL_VAR`] names (`scripts/pg.sh` makes both and sets it).
+pub const POSTGRES_CA_VAR: &str = "LATCHKEY_TEST_POSTGRES_CA";
 
 /// How long the server may take to print its address.
 const STARTUP_LIMIT: Duration = Duration::from_secs(20);
@@ -52,7 +55,8 @@ const BODY_LIMIT: Duration = Duration::from_secs(120);
 const POSTGRES_TOOL_LIMIT: Duration = Duration::from_secs(60);
 
 const BINARY: &str = env!("CARGO_BIN_EXE_latchkey");
-const LISTENING: &str = "latchkey: listening on http://";
+/// What the server prints once it listens, before `host:port`.
+const LISTENING: [&str; 2] = ["latchkey: listening on http://", "latchkey: listening on https://"];
 const ADMIN_TOKEN_LINE: &str = "latchkey: admin token: ";
 
 // ---------------------------------------------------------------------------
@@ -498,10 +502,19 @@ impl Server {
 
     /// Sends SIGTERM: the server stops accepting and finishes what is in flight.
     pub fn terminate(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Sends SIGHUP: a server serving HTTPS re-reads its certificate files.
+    pub fn hang_up(&self) {
+        self.signal(libc::SIGHUP);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("a pid fits pid_t");
         // SAFETY: kill(2) with a valid signal number has no memory effects.
-        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(sent, 0, "kill(SIGTERM): {}", std::io::Error::last_os_error());
+        let sent = unsafe { libc::kill(pid, signal) };
+        assert_eq!(sent, 0, "kill({signal}): {}", std::io::Error::last_os_error());
     }
 
     /// Whether the process has not exited yet.
@@ -556,7 +569,7 @@ fn drain_stderr(stderr: impl Read, log: &Mutex<String>, started: mpsc::Sender<(S
         let text = text.trim_end();
         if let Some(token) = text.strip_prefix(ADMIN_TOKEN_LINE) {
             admin_token = Some(token.to_string());
-        } else if let Some(addr) = text.strip_prefix(LISTENING) {
+        } else if let Some(addr) = LISTENING.iter().find_map(|prefix| text.strip_prefix(prefix)) {
             let addr = addr.parse().expect("the server prints host:port");
             let _ = started.send((addr, admin_token.take()));
         }
