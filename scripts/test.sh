@@ -8,7 +8,8 @@
 #
 # PostgreSQL: a throwaway server from the machine's own binaries
 # (scripts/pg.sh: as a non-root user, on a free port of 127.0.0.1, in a
-# temporary directory), stopped and removed at the end however the run ends.
+# temporary directory, with TLS on and a CA of its own), stopped and removed
+# at the end however the run ends.
 #   LATCHKEY_TEST_SKIP_POSTGRES=1        SQLite only, for quick local runs
 #   LATCHKEY_TEST_POSTGRES_URL=postgres://USER@HOST:PORT/DB
 #                                        use that server instead of starting one
@@ -18,7 +19,9 @@
 #                                        LATCHKEY_TEST_PG_STOP and _START to shell
 #                                        commands that stop and start that server
 #                                        (the outage test needs them, and fails
-#                                        without them)
+#                                        without them), and LATCHKEY_TEST_POSTGRES_CA
+#                                        to the CA file (PEM) of its TLS certificate
+#                                        (the TLS test needs it, and fails without it)
 # Whenever PostgreSQL runs, LATCHKEY_TEST_REQUIRE_POSTGRES=1 is exported: both
 # suites then fail, rather than quietly run on SQLite alone, when
 # LATCHKEY_TEST_POSTGRES_URL is unset or its server cannot be reached.

@@ -263,6 +263,38 @@ mod tests {
         );
     }
 
+    /// A CA of its own and a certificate it signed for `localhost`.
+    fn signed_for_localhost() -> (CertificateDer<'static>, CertificateDer<'static>) {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let server = CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .signed_by(&key, &ca)
+            .unwrap();
+        (ca.der().clone(), server.der().clone())
+    }
+
+    #[test]
+    fn verify_ca_checks_who_signed_the_certificate_not_its_name() {
+        let (ca, server) = signed_for_localhost();
+        let (other_ca, _) = signed_for_localhost();
+        let verifier = |ca: &CertificateDer<'static>| {
+            let mut roots = RootCertStore::empty();
+            roots.add(ca.clone()).unwrap();
+            AnyName {
+                roots: Some(roots),
+                provider: Arc::new(rustls::crypto::ring::default_provider()),
+            }
+        };
+        let another_name = ServerName::try_from("db.example.com").unwrap();
+        let verify = |verifier: AnyName| verifier.verify_server_cert(&server, &[], &another_name, &[], UnixTime::now());
+        assert!(verify(verifier(&ca)).is_ok());
+        assert!(verify(verifier(&other_ca)).is_err());
+    }
+
     #[test]
     fn a_file_without_certificates_is_refused() {
         let dir = tempfile::tempdir().unwrap();
