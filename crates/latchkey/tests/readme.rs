@@ -289,7 +289,8 @@ fn run_readme(blocks: &[Block], server: &Server) {
 
 /// Runs `bash -euo pipefail script` in `work`, its outputs in `state`
 /// (`stdout`, `stderr`); kills it and everything it started when it takes
-/// longer than [`SCRIPT_LIMIT`].
+/// longer than [`SCRIPT_LIMIT`], and what it left running (a server started
+/// in the background by a block that then failed) when it ends.
 fn run_bash(script: &Path, work: &Path, home: &Path, database_url: &str, state: &Path) -> ExitStatus {
     let binary_dir = Path::new(BINARY).parent().expect("the binary is in a directory");
     let path = std::env::join_paths(
@@ -321,15 +322,17 @@ fn run_bash(script: &Path, work: &Path, home: &Path, database_url: &str, state: 
         .process_group(0)
         .spawn()
         .expect("bash starts");
+    let group = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
+    // SAFETY: kill(2) with a valid signal number has no memory effects.
+    let kill_group = || unsafe { libc::kill(-group, libc::SIGKILL) };
     let deadline = Instant::now() + SCRIPT_LIMIT;
     loop {
         if let Some(status) = child.try_wait().expect("waiting for bash") {
+            kill_group();
             return status;
         }
         if Instant::now() > deadline {
-            let group = libc::pid_t::try_from(child.id()).expect("a pid fits pid_t");
-            // SAFETY: kill(2) with a valid signal number has no memory effects.
-            unsafe { libc::kill(-group, libc::SIGKILL) };
+            kill_group();
             let _ = child.wait();
             let block = fs::read_to_string(state.join("block")).unwrap_or_default();
             panic!(
