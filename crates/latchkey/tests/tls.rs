@@ -172,7 +172,13 @@ async fn https_with_a_made_certificate_swapped_on_sighup_without_dropping_connec
         for line in key_lines {
             assert!(!log.contains(line), "the log holds the key: {log}");
         }
-        drop(server);
+
+        // SIGTERM stops it gracefully, open keep-alive connections and all.
+        let mut server = server;
+        server.terminate();
+        let status = server.wait_for_exit(Duration::from_secs(20));
+        assert!(status.success(), "{status}: {}", server.log());
+        drop(opened_before);
         drop(backend);
     })
     .await;
