@@ -9,6 +9,7 @@ pub mod audit_list;
 pub mod glob;
 pub mod id;
 pub mod list;
+pub mod master_key;
 pub mod model;
 pub mod scope;
 pub mod time;

@@ -264,11 +264,16 @@ pub struct Organization {
     pub members: Vec<Id>,
 }
 
-/// An Ed25519 signing key as stored: the 32-byte seed and its key id.
+/// An Ed25519 signing key's 32-byte seed, in clear; wiped from memory when dropped.
+pub type Seed = zeroize::Zeroizing<[u8; 32]>;
+
+/// An Ed25519 signing key: its key id, when it signs, and its seed — in
+/// clear (`StoredKey`, which signs and verifies), or as the database keeps
+/// it (`StoredKey<StoredSeed>`).
 #[derive(Clone, PartialEq, Eq)]
-pub struct StoredKey {
+pub struct StoredKey<S = Seed> {
     pub kid: String,
-    pub seed: [u8; 32],
+    pub seed: S,
     pub created_at: Millis,
     /// From when it may sign: a rotated-in key signs only once every
     /// instance has had time to learn it ([`crate::token::KEY_PROPAGATION`]).
@@ -277,7 +282,20 @@ pub struct StoredKey {
     pub retired_at: Option<Millis>,
 }
 
-impl std::fmt::Debug for StoredKey {
+impl<S> StoredKey<S> {
+    /// The same key with its seed in another form (sealed, opened).
+    pub fn with_seed<T>(self, seed: T) -> StoredKey<T> {
+        StoredKey {
+            kid: self.kid,
+            seed,
+            created_at: self.created_at,
+            signs_from: self.signs_from,
+            retired_at: self.retired_at,
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for StoredKey<S> {
     /// Never shows the seed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoredKey")
@@ -288,3 +306,16 @@ impl std::fmt::Debug for StoredKey {
             .finish_non_exhaustive()
     }
 }
+
+/// A seed as the database keeps it (see [`crate::master_key`]).
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoredSeed {
+    /// Whoever reads the database can sign with it.
+    Clear(Seed),
+    /// Encrypted with the master key: useless without it.
+    Sealed(SealedSeed),
+}
+
+/// A seed encrypted with the master key, as [`crate::master_key`] lays it out.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedSeed(pub Vec<u8>);

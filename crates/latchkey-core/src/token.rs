@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::id::Id;
-use crate::model::{Creator, Digest, Status, StoredKey, TokenOwnerType, TokenRecord};
+use crate::model::{Creator, Digest, Seed, Status, StoredKey, TokenOwnerType, TokenRecord};
 use crate::time::Millis;
 
 pub const ISSUER: &str = "latchkey";
@@ -27,8 +27,8 @@ pub fn digest(token: &str) -> Digest {
 
 /// A new random signing key, made at `now`, that may sign from `signs_from`.
 pub fn generate_key(now: Millis, signs_from: Millis) -> StoredKey {
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let mut seed = Seed::default();
+    rand::rngs::OsRng.fill_bytes(&mut *seed);
     let verifying = SigningKey::from_bytes(&seed).verifying_key();
     StoredKey {
         kid: thumbprint(&verifying),
@@ -68,7 +68,7 @@ impl KeyState {
 
 /// The index of the key that signs at `now`: of the keys not retired and
 /// allowed to sign by then, the one allowed last (ties: the newest).
-fn signing_index(keys: &[StoredKey], now: Millis) -> Option<usize> {
+pub fn signing_index<S>(keys: &[StoredKey<S>], now: Millis) -> Option<usize> {
     keys.iter()
         .enumerate()
         .filter(|(_, key)| key.retired_at.is_none() && key.signs_from <= now)
@@ -77,7 +77,7 @@ fn signing_index(keys: &[StoredKey], now: Millis) -> Option<usize> {
 }
 
 /// Each key's state at `now`, in the order given.
-pub fn key_states(keys: &[StoredKey], now: Millis) -> Vec<KeyState> {
+pub fn key_states<S>(keys: &[StoredKey<S>], now: Millis) -> Vec<KeyState> {
     let signing = signing_index(keys, now);
     keys.iter()
         .enumerate()
@@ -513,7 +513,7 @@ mod tests {
         let jwks = KeyRing::new(std::slice::from_ref(&key)).jwks();
         assert_eq!(jwks["keys"][0]["kid"], key.kid.as_str());
         assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
-        assert!(jwks.to_string().find(&B64.encode(key.seed)).is_none());
+        assert!(jwks.to_string().find(&B64.encode(*key.seed)).is_none());
     }
 
     #[test]

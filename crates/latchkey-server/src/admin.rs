@@ -2,6 +2,7 @@
 //! first start) and the administrator's commands.
 
 use latchkey_core::audit::AuditEntry;
+use latchkey_core::master_key::{to_stored, MasterKey};
 use latchkey_core::model::{Creator, CreatorType, Status, TokenOwnerType, User};
 use latchkey_core::time::{now_millis, Millis};
 use latchkey_core::token::{generate_key, NewToken, Signer};
@@ -14,10 +15,13 @@ use serde_json::{json, Value};
 pub const ADMIN_USER: &str = "admin";
 pub const DEFAULT_USER_SCOPE: &str = "all.User";
 
-/// The signing keys, creating the first one on an empty database.
-pub async fn load_keys(store: &dyn Store) -> StoreResult<Loaded> {
+/// The signing keys, opened with the master key when there is one (see
+/// [`latchkey_core::master_key`]); on an empty database, first creates one,
+/// encrypted when there is a master key.
+pub async fn load_keys(store: &dyn Store, master_key: Option<&MasterKey>) -> StoreResult<Loaded> {
     let now = now_millis();
-    Loaded::from_stored(&store.signing_keys_or_insert(generate_key(now, now)).await?)
+    let candidate = to_stored(generate_key(now, now), master_key);
+    Loaded::open(store.signing_keys_or_insert(candidate).await?, master_key)
 }
 
 /// The audit entry of an operator's command (`latchkey admin …`, a first

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use latchkey_core::model::StoredKey;
+use latchkey_core::master_key::{open_keys, MasterKey};
+use latchkey_core::model::{StoredKey, StoredSeed};
 use latchkey_core::time::now_millis;
 use latchkey_core::token::{keys_at, KeyRing, Signer};
 use latchkey_store::{StoreError, StoreResult};
@@ -33,10 +34,13 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// What the stored keys make now; an error when no key may sign (never
-    /// after a first start: the last signing key cannot be retired).
-    pub fn from_stored(keys: &[StoredKey]) -> StoreResult<Loaded> {
-        let (signer, ring) = keys_at(keys, now_millis())
+    /// What the stored keys make now, opened with the master key when there
+    /// is one; an error when they cannot be opened so ([`open_keys`]), or
+    /// when no key may sign (never after a first start: the last signing key
+    /// cannot be retired).
+    pub fn open(stored: Vec<StoredKey<StoredSeed>>, master_key: Option<&MasterKey>) -> StoreResult<Loaded> {
+        let keys = open_keys(stored, master_key)?;
+        let (signer, ring) = keys_at(&keys, now_millis())
             .ok_or_else(|| StoreError::Database("no signing key may sign: every key is retired".to_string()))?;
         Ok(Loaded { signer, ring })
     }
@@ -48,15 +52,18 @@ impl Loaded {
 
 pub struct Keys {
     current: ArcSwap<Loaded>,
+    /// What the stored keys are opened with, on every re-read.
+    master_key: Option<MasterKey>,
     /// When the ring was last re-read for a token of an unknown key; held
     /// during that read, so concurrent such tokens share it.
     unknown_key_read: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl Keys {
-    pub fn new(loaded: Loaded) -> Keys {
+    pub fn new(loaded: Loaded, master_key: Option<MasterKey>) -> Keys {
         Keys {
             current: ArcSwap::from_pointee(loaded),
+            master_key,
             unknown_key_read: tokio::sync::Mutex::new(None),
         }
     }
@@ -70,7 +77,7 @@ impl Keys {
 /// authentication. Returns whether they changed.
 pub async fn reload(state: &AppState) -> StoreResult<bool> {
     state.metrics.key_ring_reads.inc();
-    let loaded = Loaded::from_stored(&state.store.signing_keys().await?)?;
+    let loaded = Loaded::open(state.store.signing_keys().await?, state.keys.master_key.as_ref())?;
     if loaded.same_as(&state.keys.current()) {
         return Ok(false);
     }

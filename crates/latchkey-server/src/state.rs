@@ -4,6 +4,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use latchkey_core::master_key::MasterKey;
 use latchkey_store::Store;
 use tokio::sync::watch;
 
@@ -58,14 +59,15 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// Starts the audit log's writer task: call it on a tokio runtime.
-    pub fn new(store: Arc<dyn Store>, keys: Loaded, settings: &Settings) -> AppState {
+    /// `master_key` opens the stored signing keys whenever they are re-read.
+    pub fn new(store: Arc<dyn Store>, keys: Loaded, master_key: Option<MasterKey>, settings: &Settings) -> AppState {
         let auth = AuthCache::new(settings.auth_cache_capacity, settings.auth_cache);
         let rate_limit = RateLimit::new(settings.rate_limit);
         let metrics = Arc::new(Metrics::new());
         let audit = AuditLog::start(Arc::clone(&store), Arc::clone(&metrics));
         AppState(Arc::new(Shared {
             store,
-            keys: Keys::new(keys),
+            keys: Keys::new(keys, master_key),
             auth,
             last_uses: LastUses::default(),
             rate_limit,

@@ -15,7 +15,8 @@ use latchkey_core::audit::AuditEntry;
 use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
+use latchkey_core::master_key::{seal_clear_keys, MasterKey};
+use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, StoredSeed, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
@@ -30,7 +31,7 @@ use latchkey_store::changes::{
     change_log_sql, changes_from_rows, gaps_json, prune_before, recent_after, settled_before, start_from_rows,
     ChangeLogSql, LogPosition, Span,
 };
-use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
+use latchkey_store::keys::{retirement, seed_columns, KeyRetirement, SELECT_KEYS};
 use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
@@ -160,23 +161,18 @@ async fn lock_application(tx: &impl GenericClient, application: &str) -> StoreRe
 
 /// Every key, with the table locked against other writers of keys until
 /// the transaction ends.
-async fn locked_keys(tx: &impl GenericClient) -> StoreResult<Vec<StoredKey>> {
+async fn locked_keys(tx: &impl GenericClient) -> StoreResult<Vec<StoredKey<StoredSeed>>> {
     tx.batch_execute("LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE")
         .await
         .map_err(database)?;
     map_rows(tx.query(SELECT_KEYS, &[]).await.map_err(database)?, key_from_row)
 }
 
-async fn insert_key(tx: &impl GenericClient, key: &StoredKey) -> StoreResult<()> {
+async fn insert_key(tx: &impl GenericClient, key: &StoredKey<StoredSeed>) -> StoreResult<()> {
+    let (seed, cipher) = seed_columns(&key.seed);
     tx.execute(
-        "INSERT INTO signing_keys (kid, seed, created_at, signs_from, retired_at) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &key.kid,
-            &key.seed.as_slice(),
-            &key.created_at,
-            &key.signs_from,
-            &key.retired_at,
-        ],
+        "INSERT INTO signing_keys (kid, seed, seed_cipher, created_at, signs_from, retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&key.kid, &seed, &cipher, &key.created_at, &key.signs_from, &key.retired_at],
     )
     .await
     .map_err(database)?;
@@ -526,7 +522,10 @@ impl Store for PostgresStore {
             .map_err(database)
     }
 
-    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
+    async fn signing_keys_or_insert(
+        &self,
+        candidate: StoredKey<StoredSeed>,
+    ) -> StoreResult<Vec<StoredKey<StoredSeed>>> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         // Concurrent first starts queue here, so exactly one key is made.
@@ -539,19 +538,40 @@ impl Store for PostgresStore {
         Ok(keys)
     }
 
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey<StoredSeed>>> {
         let client = self.client().await?;
         let statement = client.prepare_cached(SELECT_KEYS).await.map_err(database)?;
         map_rows(client.query(&statement, &[]).await.map_err(database)?, key_from_row)
     }
 
-    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()> {
+    async fn add_signing_key(&self, key: &StoredKey<StoredSeed>, audit: &AuditEntry) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(database)?;
         insert_key(&tx, key).await?;
         insert_audit(&tx, std::slice::from_ref(audit)).await?;
         log_changes(&tx, &[AuthChange::Keys]).await?;
         tx.commit().await.map_err(database)
+    }
+
+    async fn encrypt_signing_keys(&self, master: &MasterKey, audit: &AuditEntry) -> StoreResult<usize> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(database)?;
+        // A rotation meanwhile queues here: the keys sealed are the keys as they are.
+        let sealed = seal_clear_keys(&locked_keys(&tx).await?, master)?;
+        for key in &sealed {
+            let (seed, cipher) = seed_columns(&key.seed);
+            tx.execute(
+                "UPDATE signing_keys SET seed = $1, seed_cipher = $2 WHERE kid = $3",
+                &[&seed, &cipher, &key.kid],
+            )
+            .await
+            .map_err(database)?;
+        }
+        if !sealed.is_empty() {
+            insert_audit(&tx, std::slice::from_ref(audit)).await?;
+        }
+        tx.commit().await.map_err(database)?;
+        Ok(sealed.len())
     }
 
     async fn retire_signing_key(&self, kid: &str, now: Millis, audit: &AuditEntry) -> StoreResult<KeyRetirement> {

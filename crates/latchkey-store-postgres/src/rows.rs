@@ -1,10 +1,11 @@
 //! Rows to records.
 
 use latchkey_core::model::{
-    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, TokenOwnerType, TokenRecord,
+    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, StoredSeed, TokenOwnerType, TokenRecord,
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
+use latchkey_store::keys::stored_seed;
 use latchkey_store::sql::{expiration_date, last_use, scope_names};
 use latchkey_store::{Credential, StoreError};
 use tokio_postgres::Row;
@@ -79,11 +80,10 @@ pub fn application_from_row(row: &Row) -> Result<Application, StoreError> {
     })
 }
 
-pub fn key_from_row(row: &Row) -> Result<StoredKey, StoreError> {
-    let seed: &[u8] = get(row, "seed")?;
+pub fn key_from_row(row: &Row) -> Result<StoredKey<StoredSeed>, StoreError> {
     Ok(StoredKey {
         kid: get(row, "kid")?,
-        seed: seed.try_into().map_err(|_| corrupt("seed"))?,
+        seed: stored_seed(get(row, "seed")?, get(row, "seed_cipher")?).ok_or_else(|| corrupt("seed"))?,
         created_at: get(row, "created_at")?,
         signs_from: get(row, "signs_from")?,
         retired_at: get(row, "retired_at")?,

@@ -3,7 +3,7 @@
 //! one migrate while the others wait, then find nothing left to do.
 
 use latchkey_store::audit::AUDIT_SCHEMA;
-use latchkey_store::keys::KEY_ROTATION_SCHEMA;
+use latchkey_store::keys::{KEY_ROTATION_SCHEMA, SEED_CIPHER_SCHEMA};
 use latchkey_store::sql::{LAST_USED_SCHEMA, SCHEMA_V4};
 use latchkey_store::StoreError;
 use tokio_postgres::Client;
@@ -119,6 +119,7 @@ CREATE TABLE deleted_tokens (
 );
 DELETE FROM auth_changes WHERE kind = 'token';
 "#,
+    SEED_CIPHER_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

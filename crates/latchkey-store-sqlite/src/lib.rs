@@ -20,7 +20,8 @@ use latchkey_core::audit::AuditEntry;
 use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::glob::fold_case;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
+use latchkey_core::master_key::{seal_clear_keys, MasterKey};
+use latchkey_core::model::{Application, Digest, Organization, Status, StoredKey, StoredSeed, TokenRecord, User};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
@@ -35,7 +36,7 @@ use latchkey_store::changes::{
     change_log_sql, changes_from_rows, gaps_json, prune_before, recent_after, settled_before, start_from_rows,
     ChangeLogSql, LogPosition, Span,
 };
-use latchkey_store::keys::{retirement, KeyRetirement, SELECT_KEYS};
+use latchkey_store::keys::{retirement, seed_columns, KeyRetirement, SELECT_KEYS};
 use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
@@ -168,22 +169,17 @@ fn add_to_counts(tx: &Connection, application: &str, total: i64, active: i64) ->
     }
 }
 
-fn all_keys(tx: &Connection) -> rusqlite::Result<Vec<StoredKey>> {
+fn all_keys(tx: &Connection) -> rusqlite::Result<Vec<StoredKey<StoredSeed>>> {
     tx.prepare_cached(SELECT_KEYS)?
         .query_map([], rows::key_from_row)?
         .collect()
 }
 
-fn insert_key(tx: &Connection, key: &StoredKey) -> StoreResult<()> {
+fn insert_key(tx: &Connection, key: &StoredKey<StoredSeed>) -> StoreResult<()> {
+    let (seed, cipher) = seed_columns(&key.seed);
     tx.execute(
-        "INSERT INTO signing_keys (kid, seed, created_at, signs_from, retired_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            key.kid,
-            key.seed.as_slice(),
-            key.created_at,
-            key.signs_from,
-            key.retired_at
-        ],
+        "INSERT INTO signing_keys (kid, seed, seed_cipher, created_at, signs_from, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![key.kid, seed, cipher, key.created_at, key.signs_from, key.retired_at],
     )
     .map_err(database)?;
     Ok(())
@@ -373,7 +369,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>> {
+    async fn signing_keys_or_insert(
+        &self,
+        candidate: StoredKey<StoredSeed>,
+    ) -> StoreResult<Vec<StoredKey<StoredSeed>>> {
         self.write(move |tx| {
             let keys = all_keys(tx).map_err(database)?;
             if !keys.is_empty() {
@@ -385,16 +384,38 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>> {
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey<StoredSeed>>> {
         self.read(|tx| all_keys(tx)).await
     }
 
-    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()> {
+    async fn add_signing_key(&self, key: &StoredKey<StoredSeed>, audit: &AuditEntry) -> StoreResult<()> {
         let (key, audit) = (key.clone(), audit.clone());
         self.write(move |tx| {
             insert_key(tx, &key)?;
             insert_audit(tx, [&audit])?;
             log_changes(tx, &[AuthChange::Keys])
+        })
+        .await
+    }
+
+    async fn encrypt_signing_keys(&self, master: &MasterKey, audit: &AuditEntry) -> StoreResult<usize> {
+        let (master, audit) = (master.clone(), audit.clone());
+        // The one writer runs this whole closure alone: the keys sealed are
+        // the keys as they are.
+        self.write(move |tx| {
+            let sealed = seal_clear_keys(&all_keys(tx).map_err(database)?, &master)?;
+            for key in &sealed {
+                let (seed, cipher) = seed_columns(&key.seed);
+                tx.execute(
+                    "UPDATE signing_keys SET seed = ?1, seed_cipher = ?2 WHERE kid = ?3",
+                    params![seed, cipher, key.kid],
+                )
+                .map_err(database)?;
+            }
+            if !sealed.is_empty() {
+                insert_audit(tx, [&audit])?;
+            }
+            Ok(sealed.len())
         })
         .await
     }

@@ -1,10 +1,11 @@
 //! Rows to records.
 
 use latchkey_core::model::{
-    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, TokenOwnerType, TokenRecord,
+    AppOwnerType, Application, Creator, CreatorType, Status, StoredKey, StoredSeed, TokenOwnerType, TokenRecord,
 };
 use latchkey_core::time::Millis;
 use latchkey_core::Id;
+use latchkey_store::keys::stored_seed;
 use latchkey_store::sql::{expiration_date, last_use, scope_names};
 use latchkey_store::Credential;
 use rusqlite::types::Type;
@@ -77,10 +78,11 @@ pub fn application_from_row(row: &Row<'_>) -> rusqlite::Result<Application> {
     })
 }
 
-pub fn key_from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey> {
+pub fn key_from_row(row: &Row<'_>) -> rusqlite::Result<StoredKey<StoredSeed>> {
+    let cipher: Option<String> = row.get(5)?;
     Ok(StoredKey {
         kid: row.get(0)?,
-        seed: row.get::<_, [u8; 32]>(1)?,
+        seed: stored_seed(row.get_ref(1)?.as_blob()?, cipher.as_deref()).ok_or_else(|| corrupt(1, "a seed"))?,
         created_at: row.get(2)?,
         signs_from: row.get(3)?,
         retired_at: row.get(4)?,

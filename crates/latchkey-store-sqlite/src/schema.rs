@@ -1,7 +1,7 @@
 //! Versioned schema migrations, tracked in `PRAGMA user_version`.
 
 use latchkey_store::audit::AUDIT_SCHEMA;
-use latchkey_store::keys::KEY_ROTATION_SCHEMA;
+use latchkey_store::keys::{KEY_ROTATION_SCHEMA, SEED_CIPHER_SCHEMA};
 use latchkey_store::sql::{LAST_USED_SCHEMA, SCHEMA_V4};
 use latchkey_store::StoreError;
 use rusqlite::{Connection, TransactionBehavior};
@@ -110,6 +110,7 @@ CREATE TABLE deleted_tokens (
 ) WITHOUT ROWID;
 DELETE FROM auth_changes WHERE kind = 'token';
 "#,
+    SEED_CIPHER_SCHEMA,
 ];
 
 pub const SUPPORTED_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -5,7 +5,10 @@ use async_trait::async_trait;
 use latchkey_core::audit::AuditEntry;
 use latchkey_core::audit_list::AuditQuery;
 use latchkey_core::list::{ListQuery, Page};
-use latchkey_core::model::{AppOwnerType, Application, Digest, Organization, Status, StoredKey, TokenRecord, User};
+use latchkey_core::master_key::{KeyError, MasterKey};
+use latchkey_core::model::{
+    AppOwnerType, Application, Digest, Organization, Status, StoredKey, StoredSeed, TokenRecord, User,
+};
 use latchkey_core::time::Millis;
 use latchkey_core::validate::{ApplicationPatch, TokenPatch};
 use latchkey_core::Id;
@@ -38,6 +41,10 @@ pub enum StoreError {
         "the database schema is version {found}, newer than this latchkey understands ({supported}); upgrade latchkey"
     )]
     SchemaTooNew { found: i64, supported: i64 },
+    /// The stored signing keys cannot be used with the master key given, or
+    /// without one.
+    #[error(transparent)]
+    SigningKeys(#[from] KeyError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -51,13 +58,21 @@ pub trait Store: Send + Sync + 'static {
     /// (`admin seed`), so the first listings after it are planned well.
     async fn refresh_statistics(&self) -> StoreResult<()>;
 
-    /// Every signing key, oldest first. When there is none, stores `candidate`
-    /// first, so concurrent first starts agree on one key.
-    async fn signing_keys_or_insert(&self, candidate: StoredKey) -> StoreResult<Vec<StoredKey>>;
-    /// Every signing key, oldest first, retired ones too.
-    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Every signing key as stored, oldest first. When there is none, stores
+    /// `candidate` first, so concurrent first starts agree on one key.
+    async fn signing_keys_or_insert(&self, candidate: StoredKey<StoredSeed>)
+        -> StoreResult<Vec<StoredKey<StoredSeed>>>;
+    /// Every signing key as stored, oldest first, retired ones too.
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredKey<StoredSeed>>>;
     /// Adds a key (a rotation), and inserts `audit`.
-    async fn add_signing_key(&self, key: &StoredKey, audit: &AuditEntry) -> StoreResult<()>;
+    async fn add_signing_key(&self, key: &StoredKey<StoredSeed>, audit: &AuditEntry) -> StoreResult<()>;
+    /// Encrypts with `master` every key stored in clear, in one transaction,
+    /// as [`master_key::seal_clear_keys`] says (failing, changing nothing,
+    /// when a key encrypted already does not open with `master`); inserts
+    /// `audit` when it encrypted any. Returns how many it encrypted.
+    ///
+    /// [`master_key::seal_clear_keys`]: latchkey_core::master_key::seal_clear_keys
+    async fn encrypt_signing_keys(&self, master: &MasterKey, audit: &AuditEntry) -> StoreResult<usize>;
     /// Retires key `kid` at `now` if [`keys::retirement`] allows it, checked
     /// on the keys as they are when written, in one atomic step; inserts
     /// `audit` when it does.

@@ -16,16 +16,19 @@ use latchkey_core::time::now_millis;
 use latchkey_core::token::{NewToken, Signer};
 use latchkey_core::validate::shown;
 use latchkey_core::Id;
-use latchkey_server::admin::{by_operator, issue_user_token, load_keys, ADMIN_USER, DEFAULT_USER_SCOPE};
+use latchkey_server::admin::{by_operator, issue_user_token, ADMIN_USER, DEFAULT_USER_SCOPE};
 use latchkey_store::Store;
 use serde_json::json;
 
 use crate::database::{masked, DatabaseArgs};
+use crate::master_key::{load_keys, MasterKeyArgs};
 
 #[derive(Args, Debug)]
 pub struct AdminTokenArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    master_key: MasterKeyArgs,
     /// The user the token belongs to.
     #[arg(long, default_value = ADMIN_USER)]
     user: String,
@@ -86,6 +89,8 @@ pub enum OrgCommand {
 pub struct SeedArgs {
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    master_key: MasterKeyArgs,
     /// The id of the application that receives the tokens.
     #[arg(long)]
     app: String,
@@ -117,8 +122,9 @@ pub async fn admin_token(args: AdminTokenArgs) -> anyhow::Result<()> {
         }
     }
     let expires = args.expires.map(|at| at.timestamp_millis());
+    let master_key = args.master_key.read()?;
     let (store, announced_new) = args.database.open_noting_new().await?;
-    let signer = load_keys(&*store).await?.signer;
+    let signer = load_keys(&*store, master_key.as_ref()).await?.signer;
     let user = if args.user == ADMIN_USER {
         let (admin, created) = store.user_or_create(ADMIN_USER, now_millis()).await?;
         // A server creates the admin user on its first start, so a database
@@ -245,11 +251,12 @@ async fn seed(args: SeedArgs) -> anyhow::Result<()> {
         .app
         .parse()
         .context("--app must be an application id (24 hex characters)")?;
+    let master_key = args.master_key.read()?;
     let (store, _) = args.database.open_noting_new().await?;
     let Some(app) = store.application(application).await? else {
         bail!("there is no application {application}");
     };
-    let signer = load_keys(&*store).await?.signer;
+    let signer = load_keys(&*store, master_key.as_ref()).await?.signer;
     let (admin, _) = store.user_or_create(ADMIN_USER, now_millis()).await?;
     let minter = Minter {
         signer,

@@ -5,6 +5,7 @@ mod backup;
 mod database;
 mod expiry;
 mod keys;
+mod master_key;
 mod progress;
 mod remote;
 mod serve;
@@ -141,19 +142,25 @@ mod tests {
         assert!(missing.is_empty(), "no one-line help: {missing:#?}");
     }
 
-    /// The variables each command reads, by the first word of its path.
-    fn variables_read_by(top: &str) -> &'static [&'static str] {
-        match top {
-            "serve" => &[
+    /// The variables each command reads, by its path.
+    fn variables_read_by(words: &[&str]) -> &'static [&'static str] {
+        match words {
+            ["serve", ..] => &[
                 "LATCHKEY_DATABASE",
                 "LATCHKEY_LISTEN",
                 "LATCHKEY_LOG",
                 "LATCHKEY_LOG_FORMAT",
                 "LATCHKEY_TLS_CERT",
                 "LATCHKEY_TLS_KEY",
+                "LATCHKEY_MASTER_KEY_FILE",
             ],
-            "admin-token" | "admin" => &["LATCHKEY_DATABASE"],
-            "tokens" | "apps" | "audit" => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
+            ["admin-token"] | ["admin", "keys", "list" | "rotate" | "encrypt"] | ["admin", "seed"] => {
+                &["LATCHKEY_DATABASE", "LATCHKEY_MASTER_KEY_FILE"]
+            }
+            // Writes a new file; opens no database.
+            ["admin", "keys", "master-key", ..] => &[],
+            ["admin", ..] => &["LATCHKEY_DATABASE"],
+            ["tokens" | "apps" | "audit", ..] => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
             _ => &[],
         }
     }
@@ -167,7 +174,8 @@ mod tests {
                 continue;
             }
             let help = command.render_help().to_string();
-            for variable in variables_read_by(&words[0]) {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            for variable in variables_read_by(&words) {
                 // `[env: NAME=value]`, or `[env: NAME]` when the value is secret.
                 let shown = [format!("[env: {variable}="), format!("[env: {variable}]")];
                 if !shown.iter().any(|shown| help.contains(shown)) {

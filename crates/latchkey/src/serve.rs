@@ -11,7 +11,7 @@ use anyhow::Context;
 use axum::http::HeaderValue;
 use axum::serve::ListenerExt;
 use clap::{Args, ValueEnum};
-use latchkey_server::admin::{bootstrap, load_keys};
+use latchkey_server::admin::bootstrap;
 use latchkey_server::audit::{self, unauthenticated};
 use latchkey_server::auth::Lifetimes;
 use latchkey_server::{app, feed, last_use, AppState, Settings};
@@ -20,6 +20,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::database::{masked, sqlite_url, DatabaseArgs};
 use crate::tls::{Tls, TlsFiles};
+use crate::master_key::{load_keys, MasterKeyArgs};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LogFormat {
@@ -41,6 +42,8 @@ pub struct ServeArgs {
     tls_key: Option<PathBuf>,
     #[command(flatten)]
     database: DatabaseArgs,
+    #[command(flatten)]
+    master_key: MasterKeyArgs,
     /// How long a token's authentication is trusted before it is re-read, in
     /// milliseconds, unless the change log vouches for it; none is used past
     /// twice this without a successful read, so a revocation made by another
@@ -219,8 +222,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let master_key = args.master_key.read()?;
     let store = args.database.open().await?;
-    let keys = load_keys(&*store).await.context("loading the signing keys")?;
+    let keys = load_keys(&*store, master_key.as_ref())
+        .await
+        .context("loading the signing keys")?;
     match bootstrap(&*store, &keys.signer)
         .await
         .context("creating the admin user")?
@@ -244,7 +250,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit: NonZeroU32::new(args.rate_limit),
         last_use_flush: Duration::from_millis(args.last_use_flush_ms),
     };
-    let state = AppState::new(store, keys, &settings);
+    let state = AppState::new(store, keys, master_key.map(|given| given.key), &settings);
     latchkey_server::keys::spawn_refresh(state.clone());
     if let Some(interval) = settings.auth_change_poll {
         feed::spawn(state.clone(), interval);
