@@ -470,8 +470,13 @@ impl Server {
                 );
             }
         };
-        // On a database set up before, the server prints no token: mint one.
-        let admin_token = printed_token.unwrap_or_else(|| run_cli(&["admin-token", "--database", database_url]));
+        // On a database set up before, the server prints no token: mint one,
+        // with the server's settings (its master key file, say).
+        let admin_token = printed_token.unwrap_or_else(|| {
+            let minted = cli(&["admin-token", "--database", database_url], env);
+            assert!(minted.success, "latchkey admin-token failed: {}", minted.stderr);
+            minted.stdout.trim().to_string()
+        });
         Server {
             child,
             api: Api::new(addr),
