@@ -185,6 +185,29 @@ mod tests {
         assert_eq!(ids, ["t", "user token"], "the orphan goes, a user token stays");
     }
 
+    /// A database from before keys could be encrypted: its keys read as in
+    /// clear, seeds unchanged.
+    #[test]
+    fn migrating_to_seed_cipher_keeps_every_key_in_clear() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before = MIGRATIONS.iter().position(|m| *m == SEED_CIPHER_SCHEMA).unwrap();
+        for migration in &MIGRATIONS[..before] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before as i64).unwrap();
+        let seed = [7u8; 32];
+        conn.execute(
+            "INSERT INTO signing_keys (kid, seed, created_at) VALUES ('k', ?1, 0)",
+            [seed.as_slice()],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let key = conn
+            .query_row(latchkey_store::keys::SELECT_KEYS, [], crate::rows::key_from_row)
+            .unwrap();
+        assert!(key.seed == latchkey_core::model::StoredSeed::Clear(seed.into()));
+    }
+
     /// A database from before last use was kept: its tokens count as never
     /// used, and the listing indexes exist.
     #[test]

@@ -39,7 +39,8 @@ impl MasterKeyArgs {
             return Ok(None);
         };
         let named = || format!("the master key file {} ({OPTION})", path.display());
-        let mut text = Zeroizing::new(Vec::new());
+        // Room for all it reads, so no copy is left behind by growing.
+        let mut text = Zeroizing::new(Vec::with_capacity(MOST_READ as usize + 1));
         std::fs::File::open(path)
             .and_then(|file| file.take(MOST_READ).read_to_end(&mut text))
             .with_context(|| format!("cannot read {}", named()))?;
