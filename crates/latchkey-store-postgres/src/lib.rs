@@ -2,6 +2,7 @@
 //! database. A pool of connections (deadpool) with bounded waits, so an
 //! unreachable database turns into prompt errors (503s), never hangs.
 
+pub mod copy;
 mod rows;
 mod schema;
 mod tls;
@@ -414,40 +415,46 @@ async fn update_token_in(
     Ok(Some(TokenUpdate::Updated(updated)))
 }
 
+/// A pool of connections to the database `url` names; none is opened yet.
+fn pool(url: &str, settings: &PoolSettings) -> StoreResult<Pool> {
+    let (url, tls) = tls::from_url(url)?;
+    let mut config: tokio_postgres::Config = url
+        .parse()
+        .map_err(|error| StoreError::Database(format!("the PostgreSQL URL is not valid: {error}")))?;
+    config.connect_timeout(settings.connect_timeout);
+    config.application_name("latchkey");
+    // Plan each listing for its actual owner: a cached generic plan
+    // cannot tell a 100-token application from a million-token one and
+    // may scan the whole table by primary key.
+    config.options("-c plan_cache_mode=force_custom_plan");
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    let manager = match tls {
+        tls::Tls::Off => Manager::from_config(config, NoTls, manager_config),
+        tls::Tls::On { negotiation, connector } => {
+            config.ssl_mode(negotiation);
+            Manager::from_config(config, connector, manager_config)
+        }
+    };
+    Pool::builder(manager)
+        .max_size(settings.max_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(settings.wait_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(settings.connect_timeout))
+        .build()
+        .map_err(database)
+}
+
 impl PostgresStore {
     /// Connects (bounded by `settings.connect_timeout`) and migrates the
     /// schema. TLS as the URL's `sslmode` and `sslrootcert` ask, with libpq's
     /// meanings; none without them.
     pub async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<PostgresStore> {
-        let (url, tls) = tls::from_url(url)?;
-        let mut config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|error| StoreError::Database(format!("the PostgreSQL URL is not valid: {error}")))?;
-        config.connect_timeout(settings.connect_timeout);
-        config.application_name("latchkey");
-        // Plan each listing for its actual owner: a cached generic plan
-        // cannot tell a 100-token application from a million-token one and
-        // may scan the whole table by primary key.
-        config.options("-c plan_cache_mode=force_custom_plan");
-        let manager_config = ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
+        let store = PostgresStore {
+            pool: pool(url, settings)?,
         };
-        let manager = match tls {
-            tls::Tls::Off => Manager::from_config(config, NoTls, manager_config),
-            tls::Tls::On { negotiation, connector } => {
-                config.ssl_mode(negotiation);
-                Manager::from_config(config, connector, manager_config)
-            }
-        };
-        let pool = Pool::builder(manager)
-            .max_size(settings.max_size)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(settings.wait_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .recycle_timeout(Some(settings.connect_timeout))
-            .build()
-            .map_err(database)?;
-        let store = PostgresStore { pool };
         let mut client = store.client().await?;
         schema::migrate(&mut client).await?;
         drop(client);

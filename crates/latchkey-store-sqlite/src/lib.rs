@@ -6,6 +6,7 @@
 #[cfg(test)]
 mod audit_plans;
 pub mod backup;
+pub mod copy;
 mod pool;
 mod rows;
 mod schema;

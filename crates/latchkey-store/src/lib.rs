@@ -190,6 +190,7 @@ pub trait Store: Send + Sync + 'static {
 pub mod audit;
 pub mod audit_list;
 pub mod changes;
+pub mod copy;
 pub mod keys;
 pub mod revoked;
 pub mod sql;

@@ -53,6 +53,8 @@ pub enum AdminCommand {
     Backup(crate::backup::BackupArgs),
     /// Put a backup back as a SQLite database.
     Restore(crate::backup::RestoreArgs),
+    /// Copy a database into a new one, SQLite or PostgreSQL, every token and id kept.
+    Copy(crate::copy::CopyArgs),
     /// Signing keys: list, rotate, retire.
     #[command(subcommand)]
     Keys(crate::keys::KeysCommand),
@@ -191,6 +193,7 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Keys(command) => command.run().await?,
         AdminCommand::Backup(args) => crate::backup::backup(args)?,
         AdminCommand::Restore(args) => crate::backup::restore(args)?,
+        AdminCommand::Copy(args) => crate::copy::run(args).await?,
     }
     Ok(())
 }

@@ -136,25 +136,46 @@ impl DatabaseArgs {
 
     pub async fn open(&self) -> anyhow::Result<Arc<dyn Store>> {
         let url = self.database.as_str();
-        if is_postgres(url) {
-            let settings = PoolSettings {
-                max_size: self.pool_size.max(1),
-                wait_timeout: Duration::from_millis(self.pool_timeout_ms),
-                connect_timeout: Duration::from_millis(self.connect_timeout_ms),
-            };
-            let store = PostgresStore::connect(url, &settings)
-                .await
-                .with_context(|| format!("opening the PostgreSQL database {}", masked(url)))?;
-            return Ok(Arc::new(store));
+        match Location::of("--database", url)? {
+            Location::Postgres => {
+                let settings = PoolSettings {
+                    max_size: self.pool_size.max(1),
+                    wait_timeout: Duration::from_millis(self.pool_timeout_ms),
+                    connect_timeout: Duration::from_millis(self.connect_timeout_ms),
+                };
+                let store = PostgresStore::connect(url, &settings)
+                    .await
+                    .with_context(|| format!("opening the PostgreSQL database {}", masked(url)))?;
+                Ok(Arc::new(store))
+            }
+            Location::Sqlite(path) => {
+                let store =
+                    SqliteStore::open(&path).with_context(|| format!("opening the SQLite database {}", masked(url)))?;
+                Ok(Arc::new(store))
+            }
         }
-        let Some(path) = sqlite_path(url) else {
-            bail!(
-                "--database {} is not a database URL; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+    }
+}
+
+/// Which backend a database URL names.
+pub enum Location {
+    Sqlite(PathBuf),
+    Postgres,
+}
+
+impl Location {
+    /// The backend `url` names; an error naming `flag` when it names none.
+    pub fn of(flag: &str, url: &str) -> anyhow::Result<Location> {
+        if is_postgres(url) {
+            return Ok(Location::Postgres);
+        }
+        match sqlite_path(url) {
+            Some(path) => Ok(Location::Sqlite(path)),
+            None => bail!(
+                "{flag} {} is not a database URL; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
                 masked(url)
-            );
-        };
-        let store = SqliteStore::open(&path).with_context(|| format!("opening the SQLite database {}", masked(url)))?;
-        Ok(Arc::new(store))
+            ),
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod admin;
 mod backup;
+mod copy;
 mod database;
 mod expiry;
 mod keys;
@@ -159,6 +160,8 @@ mod tests {
             }
             // Writes a new file; opens no database.
             ["admin", "keys", "master-key", ..] => &[],
+            // Its two databases are given as flags.
+            ["admin", "copy"] => &[],
             ["admin", ..] => &["LATCHKEY_DATABASE"],
             ["tokens" | "apps" | "audit", ..] => &["LATCHKEY_URL", "LATCHKEY_TOKEN"],
             _ => &[],
