@@ -76,7 +76,7 @@ pub struct Backend {
 
 impl Backend {
     /// A fresh SQLite file in its own temporary directory.
-    fn sqlite() -> Backend {
+    pub fn sqlite() -> Backend {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("latchkey.db");
         Backend {
@@ -158,6 +158,22 @@ pub fn backends() -> Vec<Backend> {
         panic!("{REQUIRE_POSTGRES_VAR}=1 asks for PostgreSQL, but {POSTGRES_URL_VAR} is not set");
     }
     all
+}
+
+/// A fresh, empty PostgreSQL database of its own on the server of
+/// [`POSTGRES_URL_VAR`] (dropped on drop), for a test that needs several;
+/// `None` without a server, or when every test must share one database.
+pub fn fresh_postgres() -> Option<Backend> {
+    let url = std::env::var(POSTGRES_URL_VAR).unwrap_or_default();
+    let shared = std::env::var(POSTGRES_SHARED_VAR).is_ok_and(|shared| shared.trim() == "1");
+    if url.trim().is_empty() || shared {
+        assert!(
+            !postgres_required(),
+            "{REQUIRE_POSTGRES_VAR}=1 asks for fresh PostgreSQL databases"
+        );
+        return None;
+    }
+    Some(Backend::postgres(url.trim()))
 }
 
 /// Whether the run asked for PostgreSQL ([`REQUIRE_POSTGRES_VAR`]`=1`).
@@ -660,6 +676,18 @@ pub fn cli_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> CliOutput {
         stdout: stdout.join().expect("the stdout reader"),
         stderr: stderr.join().expect("the stderr reader"),
     }
+}
+
+/// Starts a `latchkey` command without waiting for it, its standard error
+/// piped (for a test that watches its progress, and may kill it).
+pub fn spawn_cli(args: &[&str]) -> Child {
+    cli_command()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the latchkey binary starts")
 }
 
 /// Runs a `latchkey` command to completion (bounded in time); returns its
