@@ -339,21 +339,29 @@ async fn a_copy_refuses_what_it_cannot_copy_faithfully() {
     let again = refused(&source.url, &target.url);
     assert!(again.contains("is not empty"), "{again}");
 
-    let newer = Backend::sqlite();
-    std::fs::copy(sqlite_file(&source), sqlite_file(&newer)).unwrap();
-    rusqlite::Connection::open(sqlite_file(&newer))
-        .unwrap()
-        .execute_batch("CREATE TABLE added_later (id TEXT PRIMARY KEY)")
-        .unwrap();
+    // Altered copies of the source (a backup: the file alone may lack what
+    // its write-ahead log holds).
+    let altered = |sql: &str| {
+        let copy = Backend::sqlite();
+        run_cli(&[
+            "admin",
+            "backup",
+            "--database",
+            &source.url,
+            "--to",
+            &sqlite_file(&copy),
+        ]);
+        rusqlite::Connection::open(sqlite_file(&copy))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+        copy
+    };
+    let newer = altered("CREATE TABLE added_later (id TEXT PRIMARY KEY)");
     let unknown = refused(&newer.url, &Backend::sqlite().url);
     assert!(unknown.contains("table \"added_later\""), "{unknown}");
 
-    let older = Backend::sqlite();
-    std::fs::copy(sqlite_file(&source), sqlite_file(&older)).unwrap();
-    rusqlite::Connection::open(sqlite_file(&older))
-        .unwrap()
-        .execute_batch("PRAGMA user_version = 1")
-        .unwrap();
+    let older = altered("PRAGMA user_version = 1");
     let version = refused(&older.url, &Backend::sqlite().url);
     assert!(version.contains("schema is version 1"), "{version}");
 
