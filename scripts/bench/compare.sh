@@ -33,6 +33,8 @@ SERVER=
 
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
+# shellcheck source=scripts/bench/wrk.sh
+source scripts/bench/wrk.sh
 PG_NO_TRAP=1 # pg_stop runs from this script's own trap
 cleanup() {
     [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null
@@ -71,15 +73,9 @@ tokens() {
 }
 
 # rate NAME URL [VAR=VALUE…]: one wrk run (RUN_SECONDS long, else the
-# default); prints "NAME req/s p99_ms", or stops when any answer was an error.
+# default; scripts/bench/wrk.sh).
 rate() {
-    local name=$1 url=$2 line
-    shift 2
-    line=$(env "$@" taskset -c 1 wrk -t1 -c32 "-d${RUN_SECONDS:-$SECONDS_PER_RUN}s" --latency -s scripts/bench/wrk.lua "$url" 2>&1 |
-        grep '^BENCH')
-    [[ $line == *" status_errors=0 "* ]] || { echo "compare: $name answered errors: $line" >&2; exit 1; }
-    awk -v name="$name" '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] } }
-        END { printf "%s %.0f %.2f\n", name, v["requests"] / v["duration_us"] * 1e6, v["p99_us"] / 1000 }' <<<"$line"
+    WRK_SECONDS=${RUN_SECONDS:-$SECONDS_PER_RUN} wrk_rate "$@"
 }
 
 # verify LABEL BINARY: the verify path on SQLite, one row.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `latchkey admin copy` at scale: a new SQLite database with one application
-# seeded with BENCH_COPY_COUNT tokens (`latchkey admin seed`), then, timed,
-# its copy into a new PostgreSQL database and that copy's copy back into a
-# new SQLite file (each copy's time and peak memory); the token counts of all
-# three are checked equal.
+# `latchkey admin copy` and backups at scale: a new SQLite database with one
+# application seeded with BENCH_COPY_COUNT tokens (`latchkey admin seed`),
+# then, timed, its backup and restore (`latchkey admin backup`/`restore`),
+# its copy into a new PostgreSQL database, that database's backup and
+# restore (`pg_dump`/`pg_restore`, the README's recipe), and the copy's copy
+# back into a new SQLite file (each copy's time and peak memory); the token
+# counts of all three databases are checked equal.
 #
 #   scripts/bench/copy.sh                        # 1,000,000 tokens
 #   BENCH_COPY_COUNT=100000 scripts/bench/copy.sh
@@ -43,6 +45,12 @@ kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 start=$(now)
 "$BIN" admin seed --database "$SOURCE" --app "$APP" --count "$COUNT" 2>/dev/null
 seeded=$(elapsed "$start")
+start=$(now)
+"$BIN" admin backup --database "$SOURCE" --to "$WORK/source.backup" 2>/dev/null
+sqlite_backup=$(elapsed "$start")
+start=$(now)
+"$BIN" admin restore --from "$WORK/source.backup" --database "sqlite://$WORK/restored.db" 2>/dev/null
+sqlite_restore=$(elapsed "$start")
 
 # shellcheck source=../pg.sh
 source scripts/pg.sh
@@ -57,6 +65,13 @@ timed_copy() {
     echo "$(elapsed "$start") s, peak $(($(tail -n1 "$WORK/rss") / 1024)) MB"
 }
 to_postgres=$(timed_copy "$SOURCE" "$MIDDLE")
+start=$(now)
+"$LATCHKEY_TEST_POSTGRES_BINDIR/pg_dump" --format=custom --file "$WORK/middle.dump" "$MIDDLE"
+pg_backup=$(elapsed "$start")
+"$LATCHKEY_TEST_POSTGRES_BINDIR/psql" -X -q -d "$MIDDLE" -c "CREATE DATABASE restored"
+start=$(now)
+"$LATCHKEY_TEST_POSTGRES_BINDIR/pg_restore" --no-owner --dbname "${MIDDLE%/*}/restored" "$WORK/middle.dump"
+pg_restore=$(elapsed "$start")
 to_sqlite=$(timed_copy "$MIDDLE" "$BACK")
 
 tokens() { "$BIN" tokens list --app "$APP" --per-page 1 --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)["totalCount"])'; }
@@ -69,4 +84,6 @@ for db in "$SOURCE" "$MIDDLE" "$BACK"; do
     counts="$counts $(tokens)"
     kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 done
-echo "$COUNT tokens seeded in ${seeded} s; SQLite -> PostgreSQL ${to_postgres}; PostgreSQL -> SQLite ${to_sqlite}; tokens listed (source, PostgreSQL, back):$counts"
+echo "$COUNT tokens seeded in ${seeded} s; SQLite backup ${sqlite_backup} s, restore ${sqlite_restore} s;" \
+    "SQLite -> PostgreSQL ${to_postgres}; pg_dump ${pg_backup} s, pg_restore ${pg_restore} s;" \
+    "PostgreSQL -> SQLite ${to_sqlite}; tokens listed (source, PostgreSQL, back):$counts"

@@ -568,9 +568,17 @@ pub struct ApiTokenPatch {
     pub name: String,
     #[schema(required = false, schema_with = description_text)]
     pub description: String,
-    /// Re-activating a token needs the right to have created it (spec 5).
-    #[schema(required = false, inline)]
+    #[schema(required = false, schema_with = patched_status)]
     pub status: Status,
+}
+
+/// A documented inline enum would be wrapped in `allOf` with an object
+/// schema (string and object at once: nothing valid), so the note is put
+/// on the string itself.
+fn patched_status() -> ObjectBuilder {
+    string_enum(&["active", "inactive"]).description(Some(
+        "Re-activating a token needs the right to have created it (spec 5).",
+    ))
 }
 
 /// Body of a bulk `PATCH /applications/{applicationId}/tokens`: only

@@ -19,8 +19,8 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 use crate::database::{masked, sqlite_url, DatabaseArgs};
-use crate::tls::{Tls, TlsFiles};
 use crate::master_key::{load_keys, MasterKeyArgs};
+use crate::tls::{Tls, TlsFiles};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LogFormat {

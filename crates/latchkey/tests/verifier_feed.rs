@@ -21,6 +21,14 @@ fn changes_path(app: &str, cursor: &str, wait: u64) -> String {
     format!("/applications/{app}/verifier/changes?cursor={cursor}&wait={wait}")
 }
 
+/// The secret of a new token of `app` holding `scope` alone.
+async fn secret_with(api: &Api, admin: &str, app: &str, scope: &str) -> String {
+    let created = api
+        .create_token(admin, app, &json!({"name": scope, "scope": [scope]}))
+        .await;
+    created["token"].as_str().unwrap().to_string()
+}
+
 /// Every page of the revoked list; the first page's cursor.
 async fn revoked(api: &Api, token: &str, app: &str, per_page: u32) -> (BTreeSet<String>, String) {
     let mut ids = BTreeSet::new();
@@ -70,16 +78,7 @@ async fn the_revoked_list_holds_inactive_and_deleted_tokens_page_by_page() {
         let (api, admin) = (&server.api, server.admin_token.as_str());
         let app = api.create_application(admin, "verified").await;
         let other = api.create_application(admin, "elsewhere").await;
-        let reader = api
-            .create_token(
-                admin,
-                &app,
-                &json!({"name": "reader", "scope": ["applicationApiTokens.get"]}),
-            )
-            .await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let reader = secret_with(api, admin, &app, "applicationApiTokens.get").await;
         let mut tokens = Vec::new();
         for n in 0..7 {
             tokens.push(api.new_app_token(admin, &app, &format!("t{n}")).await);
@@ -132,12 +131,7 @@ async fn the_revoked_list_holds_inactive_and_deleted_tokens_page_by_page() {
         assert!(revoked(api, &reader, &app, 100).await.0.contains(&tokens[5].id));
 
         // Scope, reach and parameters.
-        let narrow = api
-            .create_token(admin, &app, &json!({"name": "narrow", "scope": ["device.get"]}))
-            .await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let narrow = secret_with(api, admin, &app, "device.get").await;
         api.get(&revoked_path(&app, ""), &narrow)
             .await
             .expect_error(403, "Forbidden");
@@ -169,16 +163,7 @@ async fn the_long_poll_answers_changes_made_through_another_instance() {
         let admin = writer.admin_token.as_str();
         let app = one.create_application(admin, "followed").await;
         let other = one.create_application(admin, "not followed").await;
-        let reader = one
-            .create_token(
-                admin,
-                &app,
-                &json!({"name": "reader", "scope": ["applicationApiTokens.get"]}),
-            )
-            .await["token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let reader = secret_with(one, admin, &app, "applicationApiTokens.get").await;
         let token = one.new_app_token(admin, &app, "watched").await;
         let elsewhere = one.new_app_token(admin, &other, "elsewhere").await;
         let (_, mut cursor) = revoked(two, &reader, &app, 100).await;

@@ -2,6 +2,7 @@
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
+use latchkey_core::token::bearer_token;
 
 use super::AuthFailure;
 
@@ -15,11 +16,7 @@ pub fn bearer(headers: &HeaderMap) -> Result<&str, AuthFailure> {
         (Some(_), Some(_)) => return Err(AuthFailure::MalformedHeader),
     };
     let value = value.to_str().map_err(|_| AuthFailure::MalformedHeader)?;
-    let mut words = value.split_ascii_whitespace();
-    match (words.next(), words.next(), words.next()) {
-        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Ok(token),
-        _ => Err(AuthFailure::MalformedHeader),
-    }
+    bearer_token(value).ok_or(AuthFailure::MalformedHeader)
 }
 
 #[cfg(test)]
