@@ -1,8 +1,8 @@
 """How long a revocation takes to reach a service that verifies tokens with
 latchkey-verify (the example `protected`): per try, a new token holding
 `device.get` is accepted by the service's /hello, is deactivated through
-Latchkey (PATCH, timed from its answer: the commit), and the service is
-asked again and again until it refuses the token. Prints the median, p99
+Latchkey (PATCH, timed from its answer: the commit) after a random pause,
+and the service is asked again and again until it refuses the token. Prints the median, p99
 and max over the tries, in milliseconds.
 
     python3 scripts/bench/revocation_latency.py --latchkey URL --service URL \
@@ -12,6 +12,7 @@ and max over the tries, in milliseconds.
 import argparse
 import http.client
 import json
+import random
 import statistics
 import time
 import urllib.parse
@@ -48,6 +49,9 @@ def one_try(latchkey, service, admin, app):
     token, token_id = created["token"], created["id"]
     status, body = service.call("GET", "/hello", token)
     assert status == 200, f"a new token was not accepted at once: {status} {body!r}"
+    # Latchkey reads its change log on a period: start each try at a random
+    # point of it, not just after the read that ended the previous try.
+    time.sleep(random.uniform(0, 0.3))
     status, body = latchkey.call(
         "PATCH", f"/applications/{app}/tokens/{token_id}", admin, {"status": "inactive"}
     )

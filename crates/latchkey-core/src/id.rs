@@ -60,9 +60,18 @@ impl FromStr for Id {
     }
 }
 
+impl Id {
+    /// The 24 hex digits, on the stack: ids are written into every answer.
+    fn hex(&self) -> [u8; 24] {
+        let mut text = [0u8; 24];
+        hex::encode_to_slice(self.0, &mut text).expect("24 digits for 12 bytes");
+        text
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        f.write_str(std::str::from_utf8(&self.hex()).expect("hex digits are ASCII"))
     }
 }
 
@@ -74,7 +83,7 @@ impl fmt::Debug for Id {
 
 impl Serialize for Id {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_str(std::str::from_utf8(&self.hex()).expect("hex digits are ASCII"))
     }
 }
 

@@ -24,8 +24,8 @@ pub struct RevokedSql {
     /// The application's (placeholder 1) revoked token ids after an id
     /// (placeholder 2; `''` for the first page), at a time (placeholder 3:
     /// tombstones of expired tokens are left out), in id order, at most
-    /// placeholder 4. Each half walks an index in id order, so a page costs
-    /// its own length, wherever it starts.
+    /// placeholder 4. Each half walks an index in id order and stops at the
+    /// page's length, so a page costs its own length, wherever it starts.
     pub page: String,
     /// Drops the application's (placeholder 1) tombstones of tokens expired
     /// by the database's clock.
@@ -38,10 +38,14 @@ pub struct RevokedSql {
 pub fn revoked_sql(dialect: &Dialect) -> RevokedSql {
     let p = dialect.placeholder;
     RevokedSql {
+        // Each half ordered and cut on its own: a planner given the union
+        // whole (PostgreSQL) reads and sorts every revoked token per page.
         page: format!(
-            "SELECT id FROM tokens WHERE owner_id = {app} AND owner_type = 'application' AND status = 'inactive' AND id > {after} \
+            "SELECT id FROM (SELECT id FROM tokens WHERE owner_id = {app} AND owner_type = 'application' \
+             AND status = 'inactive' AND id > {after} ORDER BY id LIMIT {limit}) AS inactive \
              UNION ALL \
-             SELECT id FROM deleted_tokens WHERE owner_id = {app} AND id > {after} AND expires_at > {now} \
+             SELECT id FROM (SELECT id FROM deleted_tokens WHERE owner_id = {app} AND id > {after} \
+             AND expires_at > {now} ORDER BY id LIMIT {limit}) AS deleted \
              ORDER BY id LIMIT {limit}",
             app = p(1),
             after = p(2),

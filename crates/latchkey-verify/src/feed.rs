@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::task::AbortHandle;
 
+use crate::checked::CheckedKeys;
 use crate::metrics::Counters;
 use crate::revocations::Revocations;
 use crate::{Application, Shared, View};
@@ -251,8 +252,8 @@ pub(crate) async fn read_keys_alone(shared: &Shared) -> Result<(), FeedError> {
         .timeout(READ_TIMEOUT);
     let jwks: serde_json::Value = read(shared, request).await?;
     let ring = KeyRing::from_jwks(&jwks).map_err(|invalid| FeedError::Body(invalid.to_string()))?;
-    if ring.kids() != shared.keys.load().kids() {
-        shared.keys.store(Arc::new(ring));
+    if ring.kids() != shared.keys.load().ring().kids() {
+        shared.keys.store(Arc::new(CheckedKeys::new(ring)));
     }
     Ok(())
 }

@@ -55,7 +55,7 @@ impl<S> Layer<S> for VerifyLayer {
     fn layer(&self, inner: S) -> VerifyService<S> {
         VerifyService {
             inner,
-            layer: self.clone(),
+            layer: Arc::new(self.clone()),
         }
     }
 }
@@ -64,7 +64,8 @@ impl<S> Layer<S> for VerifyLayer {
 #[derive(Clone, Debug)]
 pub struct VerifyService<S> {
     inner: S,
-    layer: VerifyLayer,
+    /// Behind one `Arc`: each request clones it once.
+    layer: Arc<VerifyLayer>,
 }
 
 impl<S, B> Service<Request<B>> for VerifyService<S>
@@ -85,7 +86,7 @@ where
         // The clone that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
+        let layer = Arc::clone(&self.layer);
         Box::pin(async move {
             let required = layer.required.as_deref();
             match layer.verifier.admit(request.headers(), required).await {

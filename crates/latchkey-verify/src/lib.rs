@@ -27,6 +27,7 @@
 //! # Ok(()) }
 //! ```
 
+mod checked;
 mod feed;
 mod layer;
 mod metrics;
@@ -51,6 +52,7 @@ pub use layer::{MissingLayer, VerifyLayer, VerifyService};
 pub use metrics::Metrics;
 pub use refusal::Refusal;
 
+use crate::checked::CheckedKeys;
 use crate::metrics::Counters;
 use crate::revocations::Revocations;
 
@@ -153,7 +155,7 @@ impl Builder {
             url,
             reader: self.reader,
             http,
-            keys: ArcSwap::from_pointee(KeyRing::default()),
+            keys: ArcSwap::from_pointee(CheckedKeys::new(KeyRing::default())),
             keys_read: tokio::sync::Mutex::new(None),
             applications,
             stale_after: self.stale_after,
@@ -195,7 +197,7 @@ struct Shared {
     url: String,
     reader: ReaderToken,
     http: reqwest::Client,
-    keys: ArcSwap<KeyRing>,
+    keys: ArcSwap<CheckedKeys>,
     /// Held while the JWKS is read, so reads never overtake each other;
     /// holds when a token of an unknown key last made it be read.
     keys_read: tokio::sync::Mutex<Option<Instant>>,
@@ -265,7 +267,7 @@ impl Shared {
     /// Re-reads the JWKS for a token of a key `seen` lacks, at most once a
     /// second; whether the ring may now hold it (read by this call, or by
     /// another since `seen`).
-    async fn reread_keys_for(&self, seen: &Arc<KeyRing>) -> bool {
+    async fn reread_keys_for(&self, seen: &Arc<CheckedKeys>) -> bool {
         let mut last_read = self.keys_read.lock().await;
         if !Arc::ptr_eq(&self.keys.load(), seen) {
             return true;
@@ -401,12 +403,11 @@ impl Verifier {
     /// Not counted in the metrics (the layer counts what it decides).
     pub async fn verify_token(&self, token: &str) -> Result<Verified, Refusal> {
         let shared = &self.shared;
-        let now = now_millis();
         // A guard, not an Arc: no shared counter is touched per request.
-        let checked = shared.keys.load().verify_claims(token, now);
+        let checked = shared.keys.load().verify(token, now_millis);
         let claims = match checked {
             Err(Rejected::UnknownKey) if shared.reread_keys_for(&shared.keys.load_full()).await => {
-                shared.keys.load().verify_claims(token, now)
+                shared.keys.load().verify(token, now_millis)
             }
             checked => checked,
         };
@@ -436,10 +437,7 @@ impl Verifier {
             View::Starting if shared.introspect_when_stale => fall_back(shared, token, TargetOwner::User).await?,
             View::Followed { .. } | View::Starting => return Err(Refusal::Stale),
         };
-        Ok(Verified {
-            claims: Arc::new(claims),
-            owner,
-        })
+        Ok(Verified { claims, owner })
     }
 
     /// Tokens accepted and refused, feed reads and ages, so far.
