@@ -12,9 +12,9 @@
 #               through the instance it follows, on PostgreSQL through a
 #               second instance.
 #   bootstrap   an application with BENCH_BOOTSTRAP_COUNT (1,000,000)
-#               revoked tokens: the revoked list's pages (bytes, time) and how
-#               long the example takes from start to its first answer; SQLite
-#               and PostgreSQL.
+#               revoked tokens: the revoked list's pages (bytes, time), how
+#               long the example takes from start to its first answer, and
+#               its memory then; SQLite and PostgreSQL.
 #
 #   scripts/bench/verifier.sh                       # every part
 #   BENCH_VERIFIER_PARTS=latency scripts/bench/verifier.sh
@@ -169,8 +169,10 @@ bootstrap() {
         start=$(now)
         protect "$BASE"
         until curl -sf -o /dev/null -H "Authorization: Bearer $CALLER" "$SERVICE/hello"; do sleep 0.05; done
+        local ready_s
+        ready_s=$(elapsed "$start")
         echo "$backend: $COUNT revoked tokens: the list is $bytes bytes in $pages pages, read in $list_s s (curl);" \
-            "the example answers its first request $(elapsed "$start") s after it starts"
+            "the example answers its first request ${ready_s} s after it starts, holding $(($(ps -o rss= -p "${PIDS[-1]}") / 1024)) MB (RSS)"
         stop_all
     done
 }
