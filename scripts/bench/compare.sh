@@ -33,8 +33,8 @@ SERVER=
 
 # shellcheck source=scripts/pg.sh
 source scripts/pg.sh
-# shellcheck source=scripts/bench/wrk.sh
-source scripts/bench/wrk.sh
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 PG_NO_TRAP=1 # pg_stop runs from this script's own trap
 cleanup() {
     [[ -n $SERVER ]] && kill "$SERVER" 2>/dev/null
@@ -43,7 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 pg_start >/dev/null 2>&1
-PSQL="$LATCHKEY_TEST_POSTGRES_BINDIR/psql"
 
 # serve BINARY DATABASE_URL: starts a server; sets SERVER, BASE and ADMIN.
 serve() {
@@ -73,7 +72,7 @@ tokens() {
 }
 
 # rate NAME URL [VAR=VALUE…]: one wrk run (RUN_SECONDS long, else the
-# default; scripts/bench/wrk.sh).
+# default; scripts/bench/common.sh).
 rate() {
     WRK_SECONDS=${RUN_SECONDS:-$SECONDS_PER_RUN} wrk_rate "$@"
 }
@@ -101,13 +100,7 @@ verify() {
 
 # database LABEL BACKEND: prints a fresh database's URL on that backend.
 database() {
-    if [[ $2 == postgres ]]; then
-        local db="compare_$RANDOM$RANDOM"
-        "$PSQL" -X -q -d "$LATCHKEY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
-        echo "${LATCHKEY_TEST_POSTGRES_URL%/*}/$db"
-    else
-        echo "sqlite://$WORK/$1-$RANDOM.db"
-    fi
+    fresh_database "$2" "$1"
 }
 
 # row LABEL BACKEND: a "NAME req/s p99" line as a table row.

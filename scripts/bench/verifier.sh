@@ -34,8 +34,8 @@ PIDS=()
 
 # shellcheck source=../pg.sh
 source scripts/pg.sh
-# shellcheck source=wrk.sh
-source scripts/bench/wrk.sh
+# shellcheck source=common.sh
+source scripts/bench/common.sh
 PG_NO_TRAP=1
 cleanup() {
     set +e
@@ -96,16 +96,10 @@ application() {
 
 # database BACKEND: a new database's URL.
 database() {
-    if [[ $1 == postgres ]]; then
-        local db="verifier_$RANDOM$RANDOM"
-        "$LATCHKEY_TEST_POSTGRES_BINDIR/psql" -X -q -d "$LATCHKEY_TEST_POSTGRES_URL" -c "CREATE DATABASE $db"
-        echo "${LATCHKEY_TEST_POSTGRES_URL%/*}/$db"
-    else
-        echo "sqlite://$WORK/verifier-$RANDOM.db"
-    fi
+    fresh_database "$1" verifier
 }
 
-# rate NAME URL: one wrk run with CALLER's token (scripts/bench/wrk.sh).
+# rate NAME URL: one wrk run with CALLER's token (scripts/bench/common.sh).
 rate() {
     WRK_SECONDS=$SECONDS_PER_RUN wrk_rate "$1" "$2" BENCH_TOKEN="$CALLER"
 }
