@@ -36,10 +36,7 @@ impl PostgresTables {
     }
 
     async fn client(&self) -> StoreResult<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {error}")))
+        crate::pooled(&self.pool).await
     }
 
     async fn texts(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> StoreResult<Vec<String>> {

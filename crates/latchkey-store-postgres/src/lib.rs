@@ -462,11 +462,16 @@ impl PostgresStore {
     }
 
     async fn client(&self) -> StoreResult<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {}", with_causes(&error))))
+        pooled(&self.pool).await
     }
+}
+
+/// A connection from `pool`; the error says why there is none (a TLS
+/// handshake's reason, say).
+async fn pooled(pool: &Pool) -> StoreResult<Object> {
+    pool.get()
+        .await
+        .map_err(|error| StoreError::Database(format!("no PostgreSQL connection: {}", with_causes(&error))))
 }
 
 const AUDIT_DIALECT: AuditDialect = AuditDialect {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Args;
-use latchkey_store::copy::{copy, RawTables, Report};
+use latchkey_store::copy::{copy, RawTables, Report, MARKER};
 use latchkey_store_postgres::copy::PostgresTables;
 use latchkey_store_postgres::PoolSettings;
 use latchkey_store_sqlite::copy::SqliteTables;
@@ -54,11 +54,12 @@ struct End {
     name: String,
 }
 
-async fn open_source(url: &str) -> anyhow::Result<End> {
-    match Location::of("--from", url)? {
+/// Opens `url` (given as `flag`) to be read only.
+async fn open_source(flag: &str, url: &str) -> anyhow::Result<End> {
+    match Location::of(flag, url)? {
         Location::Sqlite(path) => {
             if !path.exists() {
-                bail!("--from: there is no database at {}", masked(url));
+                bail!("{flag}: there is no database at {}", masked(url));
             }
             let name = sqlite_url(&std::fs::canonicalize(&path)?);
             let tables = SqliteTables::open_source(&path).with_context(|| format!("opening {name}"))?;
@@ -78,6 +79,23 @@ async fn open_source(url: &str) -> anyhow::Result<End> {
             })
         }
     }
+}
+
+/// Refuses to serve the target of an unfinished copy: it lacks the rows not
+/// copied yet, so tokens issued long ago would be refused.
+pub async fn refuse_unfinished_copy(database: &DatabaseArgs) -> anyhow::Result<()> {
+    if database.sqlite_file().is_some_and(|path| !path.exists()) {
+        return Ok(());
+    }
+    let end = open_source("--database", &database.database).await?;
+    if end.tables.table_names().await?.iter().any(|table| table == MARKER) {
+        bail!(
+            "{} holds an unfinished `latchkey admin copy` (its table {MARKER}): run the same copy again to \
+             finish it, then start the server",
+            end.name
+        );
+    }
+    Ok(())
 }
 
 async fn open_target(url: &str) -> anyhow::Result<End> {
@@ -144,7 +162,7 @@ impl Progress {
 
 pub async fn run(args: CopyArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let source = open_source(&args.from).await?;
+    let source = open_source("--from", &args.from).await?;
     let target = open_target(&args.to).await?;
     let mut progress = Progress {
         quiet: args.quiet,

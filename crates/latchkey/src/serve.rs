@@ -18,6 +18,7 @@ use latchkey_server::{app, feed, last_use, AppState, Settings};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
+use crate::copy::refuse_unfinished_copy;
 use crate::database::{masked, sqlite_url, DatabaseArgs};
 use crate::master_key::{load_keys, MasterKeyArgs};
 use crate::tls::{Tls, TlsFiles};
@@ -223,6 +224,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let master_key = args.master_key.read()?;
+    refuse_unfinished_copy(&args.database).await?;
     let store = args.database.open().await?;
     let keys = load_keys(&*store, master_key.as_ref())
         .await

@@ -297,6 +297,14 @@ async fn a_copy_killed_midway_resumes_and_ends_equal() {
             "the marker stays"
         );
 
+        // No server starts on it meanwhile.
+        let served = cli(&["serve", "--listen", "127.0.0.1:0", "--database", &to.url], &[]);
+        assert!(
+            !served.success && served.stderr.contains("holds an unfinished `latchkey admin copy`"),
+            "{}",
+            served.stderr
+        );
+
         // Another source may not finish it.
         let other = Backend::sqlite();
         run_cli(&["admin", "user", "create", "--database", &other.url, "--name", "other"]);
