@@ -1,7 +1,7 @@
 //! The tower layer that admits only verified requests, and the axum
 //! extractor that hands their token to handlers.
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures_util::future::Either;
 use latchkey_core::scope::Action;
 use serde_json::json;
 use tower::{Layer, Service};
@@ -60,6 +61,9 @@ impl<S> Layer<S> for VerifyLayer {
     }
 }
 
+/// The future of a request that waits before it is decided.
+pub type WaitingFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
+
 /// The service [`VerifyLayer`] wraps around another.
 #[derive(Clone, Debug)]
 pub struct VerifyService<S> {
@@ -76,18 +80,30 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    /// The inner service's future, or a refusal, with nothing to allocate:
+    /// only a request that must wait (a key to fetch, Latchkey to ask)
+    /// takes a boxed future.
+    type Future = Either<Either<S::Future, Ready<Result<Response, S::Error>>>, WaitingFuture<S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let required = self.layer.required.as_deref();
+        match self.layer.verifier.admit_now(request.headers(), required) {
+            Some(Ok(verified)) => {
+                request.extensions_mut().insert(verified);
+                return Either::Left(Either::Left(self.inner.call(request)));
+            }
+            Some(Err(refusal)) => return Either::Left(Either::Right(ready(Ok(refusal.into_response())))),
+            None => {}
+        }
         // The clone that was polled ready serves this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let layer = Arc::clone(&self.layer);
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let required = layer.required.as_deref();
             match layer.verifier.admit(request.headers(), required).await {
                 Ok(verified) => {
@@ -96,7 +112,7 @@ where
                 }
                 Err(refusal) => Ok(refusal.into_response()),
             }
-        })
+        }))
     }
 }
 

@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Guard};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use latchkey_core::model::TokenOwnerType;
@@ -48,7 +48,7 @@ use latchkey_core::time::now_millis;
 use latchkey_core::token::{bearer_token, KeyRing, Rejected, TokenClaims};
 
 pub use latchkey_core::Id;
-pub use layer::{MissingLayer, VerifyLayer, VerifyService};
+pub use layer::{MissingLayer, VerifyLayer, VerifyService, WaitingFuture};
 pub use metrics::Metrics;
 pub use refusal::Refusal;
 
@@ -385,59 +385,72 @@ impl Verifier {
     /// The request's token (one `Authorization: Bearer` header), checked as
     /// [`Verifier::verify_token`] does.
     pub async fn verify_request(&self, headers: &HeaderMap) -> Result<Verified, Refusal> {
-        let mut values = headers.get_all(AUTHORIZATION).iter();
-        let token = match (values.next(), values.next()) {
-            (None, _) => Err(Refusal::MissingToken),
-            (Some(value), None) => value
-                .to_str()
-                .ok()
-                .and_then(bearer_token)
-                .ok_or(Refusal::MalformedHeader),
-            (Some(_), Some(_)) => Err(Refusal::MalformedHeader),
-        };
-        self.verify_token(token?).await
+        self.verify_token(token_of(headers)?).await
     }
 
     /// Checks a token: signed by a published key, issued by Latchkey for an
     /// application followed, not expired, not revoked, and the feed fresh.
     /// Not counted in the metrics (the layer counts what it decides).
     pub async fn verify_token(&self, token: &str) -> Result<Verified, Refusal> {
+        let mut check = self.check(token);
+        if let Check::UnknownKey(seen) = &check {
+            check = match self.shared.reread_keys_for(seen).await {
+                true => self.check(token),
+                false => Check::Done(Err(Refusal::BadSignature)),
+            };
+        }
+        match check {
+            Check::Done(verdict) => verdict,
+            Check::UnknownKey(_) => Err(Refusal::BadSignature),
+            Check::Ask { claims, owner } => {
+                let owner = fall_back(&self.shared, token, owner).await?;
+                Ok(Verified { claims, owner })
+            }
+        }
+    }
+
+    /// What can be told of a token without waiting: the verdict, or what
+    /// to wait for (the JWKS, or Latchkey's own answer).
+    fn check(&self, token: &str) -> Check {
         let shared = &self.shared;
         // A guard, not an Arc: no shared counter is touched per request.
-        let checked = shared.keys.load().verify(token, now_millis);
-        let claims = match checked {
-            Err(Rejected::UnknownKey) if shared.reread_keys_for(&shared.keys.load_full()).await => {
-                shared.keys.load().verify(token, now_millis)
+        let keys = shared.keys.load();
+        let claims = match keys.verify(token, now_millis) {
+            Ok(claims) => claims,
+            Err(Rejected::UnknownKey) => return Check::UnknownKey(Guard::into_inner(keys)),
+            Err(Rejected::Expired) => return Check::Done(Err(Refusal::Expired)),
+            Err(Rejected::Malformed | Rejected::BadSignature | Rejected::BadClaims) => {
+                return Check::Done(Err(Refusal::BadSignature))
             }
-            checked => checked,
         };
-        let claims = claims.map_err(|rejected| match rejected {
-            Rejected::Expired => Refusal::Expired,
-            Rejected::Malformed | Rejected::UnknownKey | Rejected::BadSignature | Rejected::BadClaims => {
-                Refusal::BadSignature
-            }
-        })?;
         let application = match claims.owner_type {
             TokenOwnerType::Application => shared.applications.get(&claims.owner_id),
             TokenOwnerType::User => None,
-        }
-        .ok_or(Refusal::NotFollowed)?;
+        };
+        let Some(application) = application else {
+            return Check::Done(Err(Refusal::NotFollowed));
+        };
         let view = application.view.load();
-        let owner = match &**view {
-            View::Deleted => return Err(Refusal::ApplicationDeleted),
-            View::Followed { owner, revoked } if shared.is_fresh(application) => {
-                if revoked.is_revoked(&claims.id) {
-                    return Err(Refusal::Revoked);
-                }
-                *owner
+        let verdict = match &**view {
+            View::Deleted => Err(Refusal::ApplicationDeleted),
+            View::Followed { owner, revoked } if shared.is_fresh(application) => match revoked.is_revoked(&claims.id) {
+                true => Err(Refusal::Revoked),
+                false => Ok(*owner),
+            },
+            View::Followed { owner, .. } if shared.introspect_when_stale => {
+                return Check::Ask { claims, owner: *owner };
             }
-            View::Followed { owner, .. } if shared.introspect_when_stale => fall_back(shared, token, *owner).await?,
             // Before the first answer the owner is unknown: taken as a user,
             // whose applications the fewest scopes reach.
-            View::Starting if shared.introspect_when_stale => fall_back(shared, token, TargetOwner::User).await?,
-            View::Followed { .. } | View::Starting => return Err(Refusal::Stale),
+            View::Starting if shared.introspect_when_stale => {
+                return Check::Ask {
+                    claims,
+                    owner: TargetOwner::User,
+                };
+            }
+            View::Followed { .. } | View::Starting => Err(Refusal::Stale),
         };
-        Ok(Verified { claims, owner })
+        Check::Done(verdict.map(|owner| Verified { claims, owner }))
     }
 
     /// Tokens accepted and refused, feed reads and ages, so far.
@@ -452,10 +465,28 @@ impl Verifier {
         shared.counters.snapshot(ages)
     }
 
+    /// The request's verdict when it needs no wait (almost always: a
+    /// token seen before, of a key held, while the feed is fresh), else
+    /// `None`; counted as [`Verifier::admit`] counts.
+    fn admit_now(&self, headers: &HeaderMap, required: Option<&Action>) -> Option<Result<Verified, Refusal>> {
+        let verdict = match token_of(headers).map(|token| self.check(token)) {
+            Err(refusal) => Err(refusal),
+            Ok(Check::Done(verdict)) => verdict,
+            Ok(Check::UnknownKey(_) | Check::Ask { .. }) => return None,
+        };
+        Some(self.judge(verdict, required))
+    }
+
     /// Checks the request's token and, when given, that its scope grants
     /// `required`; counts the outcome.
     async fn admit(&self, headers: &HeaderMap, required: Option<&Action>) -> Result<Verified, Refusal> {
-        let verdict = self.verify_request(headers).await.and_then(|verified| match required {
+        let verdict = self.verify_request(headers).await;
+        self.judge(verdict, required)
+    }
+
+    /// The verdict with `required` checked, counted.
+    fn judge(&self, verdict: Result<Verified, Refusal>, required: Option<&Action>) -> Result<Verified, Refusal> {
+        let verdict = verdict.and_then(|verified| match required {
             Some(action) if !verified.allows(action) => Err(Refusal::MissingScope),
             _ => Ok(verified),
         });
@@ -465,6 +496,32 @@ impl Verifier {
             Err(refusal) => counters.refused(*refusal),
         }
         verdict
+    }
+}
+
+/// What [`Verifier::check`] could tell without waiting.
+enum Check {
+    Done(Result<Verified, Refusal>),
+    /// The token names a key the ring (this one) lacks: read the JWKS.
+    UnknownKey(Arc<CheckedKeys>),
+    /// The feed is stale and the verifier may ask Latchkey instead.
+    Ask {
+        claims: Arc<TokenClaims>,
+        owner: TargetOwner,
+    },
+}
+
+/// The token of the request's one `Authorization: Bearer` header.
+fn token_of(headers: &HeaderMap) -> Result<&str, Refusal> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    match (values.next(), values.next()) {
+        (None, _) => Err(Refusal::MissingToken),
+        (Some(value), None) => value
+            .to_str()
+            .ok()
+            .and_then(bearer_token)
+            .ok_or(Refusal::MalformedHeader),
+        (Some(_), Some(_)) => Err(Refusal::MalformedHeader),
     }
 }
 
