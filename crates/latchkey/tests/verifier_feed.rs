@@ -145,7 +145,9 @@ async fn the_revoked_list_holds_inactive_and_deleted_tokens_page_by_page() {
             assert!(message.contains(name), "{query}: {message}");
         }
         let changes = format!("/applications/{app}/verifier/changes");
-        for query in ["cursor=-1", "cursor=x", "wait=31", "wait=-1"] {
+        // Numbers past the database's 64-bit signed integers, too.
+        let huge = "cursor=9999999999999999999.9999999999999999998~0";
+        for query in ["cursor=-1", "cursor=x", "wait=31", "wait=-1", huge] {
             let reply = api.get(&format!("{changes}?{query}"), &reader).await;
             reply.expect_error(400, "Validation");
         }

@@ -119,13 +119,20 @@ impl FromStr for LogPosition {
     type Err = InvalidPosition;
 
     fn from_str(text: &str) -> Result<LogPosition, InvalidPosition> {
+        // Entries are numbered by the databases' signed 64-bit integers.
+        let number = |text: &str| {
+            text.parse::<i64>()
+                .ok()
+                .and_then(|number| u64::try_from(number).ok())
+                .ok_or(InvalidPosition)
+        };
         let mut parts = text.split('.');
-        let seen: u64 = parts.next().and_then(|seen| seen.parse().ok()).ok_or(InvalidPosition)?;
+        let seen = number(parts.next().ok_or(InvalidPosition)?)?;
         let mut gaps: Vec<Gap> = Vec::new();
         for part in parts {
-            let (number, noticed_at) = part.split_once('~').ok_or(InvalidPosition)?;
+            let (gap_number, noticed_at) = part.split_once('~').ok_or(InvalidPosition)?;
             let gap = Gap {
-                number: number.parse().map_err(|_| InvalidPosition)?,
+                number: number(gap_number)?,
                 noticed_at: noticed_at.parse().map_err(|_| InvalidPosition)?,
             };
             let ascending = gaps.last().is_none_or(|last| last.number < gap.number);
@@ -206,6 +213,9 @@ mod tests {
             "5.0~1",
             "5.3~1.3~1",
             "1e3",
+            // Past the databases' numbers.
+            "9223372036854775808",
+            "9999999999999999999.9223372036854775808~0",
         ] {
             assert!(garbage.parse::<LogPosition>().is_err(), "{garbage:?}");
         }
