@@ -33,7 +33,7 @@ use latchkey_store::changes::{
     ChangeLogSql, LogPosition, Span,
 };
 use latchkey_store::keys::{retirement, seed_columns, KeyRetirement, SELECT_KEYS};
-use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
+use latchkey_store::revoked::{ids_json, revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
     scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
@@ -1101,12 +1101,8 @@ impl Store for PostgresStore {
 
     async fn token_statuses(&self, application: Id, ids: &[Id]) -> StoreResult<Vec<(Id, Status)>> {
         let client = self.client().await?;
-        let ids: Vec<String> = ids.iter().map(Id::to_string).collect();
         let rows = client
-            .query(
-                "SELECT id, status FROM tokens WHERE owner_id = $1 AND owner_type = 'application' AND id = ANY($2)",
-                &[&application.to_string(), &ids],
-            )
+            .query(&REVOKED.statuses, &[&application.to_string(), &ids_json(ids)])
             .await
             .map_err(database)?;
         rows.iter()

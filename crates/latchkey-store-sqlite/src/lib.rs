@@ -38,7 +38,7 @@ use latchkey_store::changes::{
     ChangeLogSql, LogPosition, Span,
 };
 use latchkey_store::keys::{retirement, seed_columns, KeyRetirement, SELECT_KEYS};
-use latchkey_store::revoked::{revoked_sql, tombstones_of, RevokedSql};
+use latchkey_store::revoked::{ids_json, revoked_sql, tombstones_of, RevokedSql};
 use latchkey_store::sql::{
     count_changes, count_select, credential_select, expires_at, last_used_at, listing, page_select, revocation,
     scope_text, ApplicationColumns, Columns, Dialect, Revocation, SqlValue, TokenColumns, TokenCounts,
@@ -912,20 +912,13 @@ impl Store for SqliteStore {
     }
 
     async fn token_statuses(&self, application: Id, ids: &[Id]) -> StoreResult<Vec<(Id, Status)>> {
-        // Ids are hex: a JSON array of them needs no escaping.
-        let ids = format!(
-            "[{}]",
-            ids.iter().map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",")
-        );
+        let ids = ids_json(ids);
         self.read(move |tx| {
-            tx.prepare_cached(
-                "SELECT id, status FROM tokens WHERE owner_id = ?1 AND owner_type = 'application' \
-                 AND id IN (SELECT value FROM json_each(?2))",
-            )?
-            .query_map(params![application.to_string(), ids], |row| {
-                Ok((id_at(row, 0)?, status_at(row, 1)?))
-            })?
-            .collect()
+            tx.prepare_cached(&REVOKED.statuses)?
+                .query_map(params![application.to_string(), ids], |row| {
+                    Ok((id_at(row, 0)?, status_at(row, 1)?))
+                })?
+                .collect()
         })
         .await
     }

@@ -5,6 +5,8 @@
 //! lasts until the token would have expired anyway, or as long as its
 //! application.
 
+use latchkey_core::Id;
+
 use crate::sql::Dialect;
 
 /// Most ids one page of the revoked list holds.
@@ -32,6 +34,16 @@ pub struct RevokedSql {
     pub prune_expired: String,
     /// Drops all of an application's (placeholder 1) tombstones, with it.
     pub forget_application: String,
+    /// `id, status` of the application's (placeholder 1) tokens among the
+    /// ids of a JSON array (placeholder 2, [`ids_json`]).
+    pub statuses: String,
+}
+
+/// Ids as the JSON array [`RevokedSql::statuses`] binds (hex digits need no
+/// escaping).
+pub fn ids_json(ids: &[Id]) -> String {
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    format!("[{}]", quoted.join(","))
 }
 
 /// The revoked list's SQL in a backend's dialect.
@@ -58,5 +70,11 @@ pub fn revoked_sql(dialect: &Dialect) -> RevokedSql {
             dialect.now_millis
         ),
         forget_application: format!("DELETE FROM deleted_tokens WHERE owner_id = {}", p(1)),
+        statuses: format!(
+            "SELECT id, status FROM tokens WHERE owner_id = {} AND owner_type = 'application' \
+             AND id IN (SELECT value FROM {})",
+            p(1),
+            (dialect.json_array)(2)
+        ),
     }
 }
